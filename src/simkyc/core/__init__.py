@@ -1,0 +1,1 @@
+"""The functional core: numpy arrays and dataclasses in, dataclasses out. No I/O, no globals."""

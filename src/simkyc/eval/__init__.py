@@ -1,0 +1,1 @@
+"""Evaluation: pair lists, ROC/DET, FMR/FNMR at operating points, plots."""

@@ -1,0 +1,1 @@
+"""Model files inside installed packages, their checksums, and the wrappers that run them."""

@@ -1,0 +1,1 @@
+"""1:N duplicate-face search over protected templates."""

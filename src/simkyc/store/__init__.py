@@ -1,0 +1,1 @@
+"""Storage: database, encryption of sensitive fields, the hash-chained audit log."""

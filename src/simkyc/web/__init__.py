@@ -1,0 +1,1 @@
+"""Outlet, supervisor and auditor pages."""
