@@ -25,10 +25,42 @@ class Settings(BaseSettings):
 
     home: Path = _default_home()
     cache_dir: Path | None = None
+    # storage (issue 5): SQLite file under `home` unless a SQLAlchemy URL is given,
+    # e.g. SIMKYC_DATABASE_URL=postgresql+psycopg://user@host:5432/simkyc
+    database_url: str | None = None
+    # keys (issue 5): a JSON key ring in SIMKYC_KEYS (wins), else the file `key_file`
+    # (default `home`/keys.json, created 0600 on first use); see simkyc.store.crypto
+    keys: str | None = None
+    key_file: Path | None = None
+    # policy (issue 5): a TOML file replacing the shipped src/simkyc/data/policy.toml
+    policy_file: Path | None = None
+    # service (issue 7): `simkyc serve` address, session length, size caps, platform-key rate limit,
+    # and the liveness lockout (N failures for one ID within the window lock it for `lockout_minutes`)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_minutes: float = 30.0
+    max_request_mb: float = 24.0
+    max_image_mb: float = 8.0
+    platform_rate_per_s: float = 50.0
+    platform_burst: float = 100.0
+    lockout_failures: int = 5
+    lockout_window_minutes: float = 10.0
+    lockout_minutes: float = 30.0
+    # tests and demos only: a fixed liveness challenge draw (recorded with every registration it affects)
+    challenge_test_seed: int | None = None
 
     @property
     def model_cache(self) -> Path:
         return self.cache_dir if self.cache_dir is not None else self.home / "cache"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or SQLite at `home`/simkyc.db."""
+        return self.database_url or f"sqlite:///{self.home / 'simkyc.db'}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.home / "keys.json"
 
 
 @lru_cache

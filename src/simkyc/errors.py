@@ -131,6 +131,10 @@ class Reason(StrEnum):
     API_KEY_INVALID = "API_KEY_INVALID", "The API key is not valid."
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN", "The audit log has been altered."
     KEY_MISSING = "KEY_MISSING", "An encryption key is missing."
+    INDEX_INCONSISTENT = (
+        "INDEX_INCONSISTENT",
+        "The 1:N search index does not match the database or the search key: rebuild it.",
+    )
 
 
 class SimkycError(Exception):

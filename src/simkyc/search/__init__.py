@@ -1,1 +1,41 @@
-"""1:N duplicate-face search over protected templates."""
+"""1:N duplicate-face search over protected templates.
+
+Every backend implements `TemplateIndex` and protects vectors with a keyed
+`ProtectedTransform` before storing or searching them:
+
+- `NumpyIndex`: exact (float32 matrix product), atomic file persistence;
+- `HnswIndex`: usearch HNSW candidates re-ranked exactly, for large galleries;
+- `MilvusIndex`: `pymilvus.MilvusClient(uri)`, milvus-lite locally or a cluster.
+
+`find_duplicates` returns other identities above the duplicate threshold;
+`check_consistency`, `reconcile` and `rebuild` keep an index equal to the database.
+"""
+
+from simkyc.search._duplicates import DuplicateCandidate, find_duplicates
+from simkyc.search._hnsw import HnswIndex
+from simkyc.search._maintenance import ConsistencyReport, check_consistency, rebuild, reconcile
+from simkyc.search._milvus import MilvusIndex
+from simkyc.search._numpy import NumpyIndex
+from simkyc.search._settings import SearchSettings, open_index, search_transform
+from simkyc.search._transform import ProtectedTransform, load_or_create_key
+from simkyc.search._types import Hit, IndexRecord, TemplateIndex
+
+__all__ = [
+    "ConsistencyReport",
+    "DuplicateCandidate",
+    "Hit",
+    "HnswIndex",
+    "IndexRecord",
+    "MilvusIndex",
+    "NumpyIndex",
+    "ProtectedTransform",
+    "SearchSettings",
+    "TemplateIndex",
+    "check_consistency",
+    "find_duplicates",
+    "load_or_create_key",
+    "open_index",
+    "rebuild",
+    "reconcile",
+    "search_transform",
+]

@@ -1,0 +1,147 @@
+"""What one running app holds: settings, the database engine, keys, session signer, limits, metrics.
+
+Built once by `create_app` and kept on `app.state.ctx`; routes reach it through `api.deps`.
+Heavy objects (the face pipeline, the OCR engine) are built on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from simkyc.api.audit_batch import AuditBatcher
+from simkyc.api.capture import CaptureSessions, PortraitCache
+from simkyc.api.middleware import ApiMetrics
+from simkyc.config import Settings
+from simkyc.service.auth import (
+    ApiKeyVerifier,
+    LivenessLockout,
+    LockoutConfig,
+    RateLimiter,
+    SessionSigner,
+)
+from simkyc.store.crypto import KeyRing
+from simkyc.store.uow import Database
+
+if TYPE_CHECKING:
+    from simkyc.service.liveness import LivenessModels
+    from simkyc.service.registration import RegistrationDeps
+
+__all__ = ["AppContext", "build_context", "derive_key"]
+
+
+def derive_key(keys: KeyRing, purpose: str) -> bytes:
+    """A purpose-bound 32-byte key derived from the (never rotated) lookup key."""
+    return hmac.new(keys.lookup, f"simkyc/{purpose}/v1".encode(), hashlib.sha256).digest()
+
+
+@dataclass
+class AppContext:
+    """The app's long-lived collaborators (one per process)."""
+
+    settings: Settings
+    db: Database
+    signer: SessionSigner
+    api_keys: ApiKeyVerifier
+    platform_limiter: RateLimiter
+    lockout: LivenessLockout
+    metrics: ApiMetrics
+    platform_audit: AuditBatcher
+    clock: Callable[[], float] = time.time
+    captures: CaptureSessions = field(default_factory=CaptureSessions)
+    models_lock: threading.Lock = field(default_factory=threading.Lock)
+    ocr_portraits: PortraitCache = field(default_factory=PortraitCache)
+    _lazy: dict[str, Any] = field(default_factory=dict)
+    _lazy_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
+
+    @property
+    def keys(self) -> KeyRing:
+        return self.db.keys
+
+    @property
+    def max_image_bytes(self) -> int:
+        return int(self.settings.max_image_mb * 1024 * 1024)
+
+    def lazy(self, name: str, build: Callable[[], Any]) -> Any:
+        """Build `name` once on first use (thread-safe), then reuse it."""
+        if name not in self._lazy:
+            with self._lazy_lock:
+                if name not in self._lazy:
+                    self._lazy[name] = build()
+        return self._lazy[name]
+
+    def registration_deps(self) -> RegistrationDeps:
+        """The registration use cases' collaborators on this app's database; models load on first use."""
+        return self.lazy("registration_deps", self._build_registration_deps)  # type: ignore[no-any-return]
+
+    def _build_registration_deps(self) -> RegistrationDeps:
+        from simkyc import bootstrap
+        from simkyc.service.registration import RegistrationDeps
+
+        return RegistrationDeps(
+            db=self.db,
+            policy=bootstrap.policy(),
+            thresholds=bootstrap.registration_thresholds,
+            faces=bootstrap.face_pipeline,
+            liveness=bootstrap.registration_liveness,
+            index=lambda: self.lazy("index", self._build_index),
+        )
+
+    def _build_index(self) -> Any:
+        from simkyc.search import SearchSettings, open_index, reconcile
+        from simkyc.service.registration import template_records
+
+        search = SearchSettings(
+            index_dir=self.settings.home / "index", key_file=self.settings.home / "search.key"
+        )
+        index = open_index(search)
+        ids, fetch = template_records(self.db)
+        reconcile(index, ids, fetch)
+        return index
+
+    def liveness_models(self) -> LivenessModels:
+        """The shared liveness models (BlazeFace, FaceMesh, the embedder for the same-face check)."""
+        return self.lazy("liveness_models", _build_liveness_models)  # type: ignore[no-any-return]
+
+
+def _build_liveness_models() -> LivenessModels:
+    from simkyc import bootstrap
+    from simkyc.service.liveness import LivenessModels
+
+    factory = getattr(bootstrap, "liveness_models", None)
+    if callable(factory):
+        models: LivenessModels = factory()
+        return models
+    return LivenessModels.load(embedder=bootstrap.default_embedder())
+
+
+def build_context(settings: Settings, *, db: Database) -> AppContext:
+    """Wire the context from settings and an open database (engine + key ring)."""
+    keys, engine = db.keys, db.engine
+    return AppContext(
+        settings=settings,
+        db=db,
+        signer=SessionSigner(key=derive_key(keys, "session"), ttl=settings.session_minutes * 60.0),
+        api_keys=ApiKeyVerifier(engine=engine, pepper=derive_key(keys, "api-key")),
+        platform_limiter=RateLimiter(rate=settings.platform_rate_per_s, burst=settings.platform_burst),
+        lockout=LivenessLockout(
+            LockoutConfig(
+                max_failures=settings.lockout_failures,
+                window=settings.lockout_window_minutes * 60.0,
+                lock_for=settings.lockout_minutes * 60.0,
+            )
+        ),
+        metrics=ApiMetrics(),
+        platform_audit=AuditBatcher(db),
+    )

@@ -1,0 +1,208 @@
+"""The composition root: builds the heavy objects (models, pipeline, stores) on first use, never at import.
+
+Each area adds its own factory functions here. Faces: `default_embedder()` is
+the one place that picks the embedder (the ONNX port of the dlib model replaces
+it when equivalent), `face_pipeline()` wires detector, aligner and embedder, and
+`calibration()` loads the thresholds calibrated for that embedder.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from simkyc.core.faces.calibration import Calibration
+from simkyc.core.faces.pipeline import FacePipeline
+from simkyc.core.faces.types import Embedder
+from simkyc.errors import ModelError, Reason
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from simkyc.core.policy import Policy, Thresholds
+    from simkyc.models.ocr import OcrEngine
+    from simkyc.search import TemplateIndex
+    from simkyc.service.registration import LivenessRunner, RegistrationDeps
+    from simkyc.store.crypto import KeyRing
+    from simkyc.store.uow import Database, UnitOfWork
+
+__all__ = [
+    "calibration",
+    "database",
+    "default_embedder",
+    "face_pipeline",
+    "keyring",
+    "load_calibration",
+    "ocr_engine",
+    "policy",
+    "registration_deps",
+    "registration_index",
+    "registration_liveness",
+    "registration_thresholds",
+    "uow",
+]
+
+CALIBRATION_FILE = "calibration.json"
+
+
+# --- faces -------------------------------------------------------------------------------------
+
+
+def default_embedder() -> Embedder:
+    """The embedder every template is made with (swap here, then re-run `simkyc eval calibrate`).
+
+    dlib's descriptor network run by ONNX Runtime: the same templates as `DlibEmbedder`
+    (tests/models/test_dlib_onnx.py) about 10x faster. The ONNX file is converted from the
+    installed dlib model into the model cache on first use (about a second).
+    """
+    from simkyc.models.dlib_onnx import OnnxDlibEmbedder
+
+    return OnnxDlibEmbedder()
+
+
+@cache
+def face_pipeline() -> FacePipeline:
+    """The process-wide face pipeline: BlazeFace (dlib HOG fallback), dlib 5-point chips, default embedder."""
+    from simkyc.models.blazeface import BlazeFaceDetector
+    from simkyc.models.dlib_models import DlibAligner, DlibHogDetector
+
+    return FacePipeline(
+        detector=BlazeFaceDetector(),
+        aligner=DlibAligner(),
+        embedder=default_embedder(),
+        fallback_detector=DlibHogDetector(),
+    )
+
+
+def load_calibration(name: str = CALIBRATION_FILE) -> Calibration:
+    """Read a calibration file shipped in `simkyc/data`.
+
+    :raises ModelError: MODEL_MISSING when the file is absent (run `simkyc eval calibrate`).
+    """
+    try:
+        text = resources.files("simkyc").joinpath("data", name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(
+            Reason.MODEL_MISSING, f"calibration file simkyc/data/{name} missing: run `simkyc eval calibrate`"
+        ) from None
+    return Calibration.from_dict(json.loads(text))
+
+
+@cache
+def calibration() -> Calibration:
+    """The calibration matching the default pipeline's embedder.
+
+    :raises InputError: when the shipped file was made for another embedder.
+    """
+    cal = load_calibration()
+    pipe = face_pipeline()
+    cal.check_embedder(pipe.embedder_name, pipe.embedder_version)
+    return cal
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+@cache
+def ocr_engine() -> OcrEngine:
+    """The process-wide OCR engine (RapidOCR, PP-OCRv4); its ONNX sessions start on the first read."""
+    from simkyc.models.ocr import OcrEngine
+
+    return OcrEngine()
+
+
+# --- registration, storage, keys, policy (issue 5) ---------------------------------------------
+
+
+@cache
+def keyring() -> KeyRing:
+    """The key ring: SIMKYC_KEYS, else the key file (created 0600 on first use)."""
+    from simkyc.config import get_settings
+    from simkyc.store.crypto import load_keyring
+
+    settings = get_settings()
+    return load_keyring(env_json=settings.keys, key_file=settings.resolved_key_file)
+
+
+@cache
+def database() -> Database:
+    """The process-wide database (SQLite under SIMKYC_HOME unless SIMKYC_DATABASE_URL), migrated to head."""
+    from simkyc.config import get_settings
+    from simkyc.store.uow import open_database
+
+    return open_database(get_settings().resolved_database_url, keyring())
+
+
+def uow() -> UnitOfWork:
+    """A fresh unit of work (one transaction) on `database()`."""
+    return database().uow()
+
+
+@cache
+def policy() -> Policy:
+    """The registration policy: SIMKYC_POLICY_FILE, else the shipped simkyc/data/policy.toml."""
+    from simkyc.config import get_settings
+    from simkyc.core.policy import Policy
+
+    path = get_settings().policy_file
+    if path is not None:
+        return Policy.from_toml(path.read_text(encoding="utf-8"))
+    text = resources.files("simkyc").joinpath("data", "policy.toml").read_text(encoding="utf-8")
+    return Policy.from_toml(text)
+
+
+def registration_thresholds() -> Thresholds:
+    """The policy's operating points resolved to numbers by the calibration of the default embedder."""
+    from simkyc.core.policy import Thresholds
+
+    pol, cal = policy(), calibration()
+    return Thresholds(
+        accept=cal.threshold(pol.match_operating_point),
+        review=cal.threshold(pol.review_operating_point),
+        duplicate=cal.threshold(pol.duplicate_operating_point),
+    )
+
+
+@cache
+def registration_liveness() -> LivenessRunner:
+    """Runs a liveness session over captured frames with the process-wide liveness models."""
+    from simkyc.core.liveness.challenge import Challenge
+    from simkyc.core.liveness.types import Frame, LivenessResult
+    from simkyc.service import liveness as live
+
+    factory = globals().get("liveness_models")
+    models = factory() if callable(factory) else live.LivenessModels.load(embedder=default_embedder())
+
+    def run(challenge: Challenge, frames: Sequence[Frame]) -> LivenessResult:
+        return live.run_liveness(frames, challenge, models=models)
+
+    return run
+
+
+@cache
+def registration_index() -> TemplateIndex:
+    """The 1:N index, reconciled with the database's templates (the database is the truth)."""
+    from simkyc.search import open_index, reconcile
+    from simkyc.service.registration import template_records
+
+    index = open_index()
+    ids, fetch = template_records(database())
+    reconcile(index, ids, fetch)
+    return index
+
+
+@cache
+def registration_deps() -> RegistrationDeps:
+    """Collaborators of the registration use cases; models load only when a capture is decided."""
+    from simkyc.service.registration import RegistrationDeps
+
+    return RegistrationDeps(
+        db=database(),
+        policy=policy(),
+        thresholds=registration_thresholds,
+        faces=face_pipeline,
+        liveness=registration_liveness,
+        index=registration_index,
+    )

@@ -1,0 +1,324 @@
+"""Accuracy-by-population commands, under `simkyc eval`:
+
+- `simkyc eval embed-dev`: embed every dev identity image once (cached in ~/.simkyc/cache/eval);
+- `simkyc eval accuracy`: per-group error rates, fusion, TTA, adaptation, abstention (report + plots);
+- `simkyc eval adapt`: train the template adaptation on all dev identities and write it as JSON;
+- `simkyc eval calibrate-model MODEL.onnx`: calibrate a site's own ONNX embedder, per group, in one command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from simkyc.cli._common import console, refusals_exit_2
+
+__all__ = ["register"]
+
+
+def _default_faces() -> Path:
+    env = os.environ.get("SIMKYC_SHARED_DATA")
+    return (Path(env) if env else Path("..") / "shared" / "data") / "faces"
+
+
+FacesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--faces",
+        help="Folder with identities.csv (default $SIMKYC_SHARED_DATA/faces or ../shared/data/faces).",
+    ),
+]
+
+
+def _cache_dir() -> Path:
+    from simkyc.config import get_settings
+
+    return get_settings().model_cache / "eval"
+
+
+def _embed(
+    faces: Path | None, pipeline: Any, *, views: str = "plain", subset: str = "all", limit: int = 0
+) -> Any:
+    """Dev embeddings with a progress bar; `subset` "repeated" skips people with a single image."""
+    from simkyc.eval.devset import compute_dev_embeddings
+    from simkyc.eval.groups import load_identities
+
+    faces = faces or _default_faces()
+    if not (faces / "identities.csv").is_file():
+        raise typer.BadParameter(f"{faces}/identities.csv not found (use --faces)")
+    images = load_identities(faces)
+    counts: dict[str, int] = {}
+    for im in images:
+        counts[im.person] = counts.get(im.person, 0) + 1
+    chosen: set[str] | None = None
+    if limit > 0:  # a few people per group, with several images each: enough for a smoke run
+        per_group: dict[str, list[str]] = {}
+        for im in sorted(images, key=lambda im: (-counts[im.person], im.person, im.path)):
+            per_group.setdefault(im.group.value, []).append(im.path)
+        chosen = {p for paths in per_group.values() for p in paths[: limit // max(len(per_group), 1)]}
+
+    def only(im: Any) -> bool:
+        if chosen is not None and im.path not in chosen:
+            return False
+        return subset == "all" or counts[im.person] > 1
+
+    with Progress(
+        TextColumn(f"embedding dev faces ({views})"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return compute_dev_embeddings(
+            faces, pipeline, cache_dir=_cache_dir(), views=views, only=only, progress=progress
+        )
+
+
+def embed_dev(
+    faces: FacesOpt = None,
+    views: Annotated[
+        str, typer.Option(help="plain | flip | shift (test-time augmentation views).")
+    ] = "plain",
+    subset: Annotated[
+        str, typer.Option(help="all | repeated (only people with two or more images: the costly views).")
+    ] = "all",
+) -> None:
+    """Embed every identity-labelled dev image with the default pipeline (run with `nice`; resumable)."""
+    from simkyc import bootstrap
+
+    with refusals_exit_2():
+        dev = _embed(faces, bootstrap.face_pipeline(), views=views, subset=subset)
+    console.print(
+        f"{int(dev.ok.sum())} of {len(dev.ok)} images have a face; views cached: {sorted(dev.views)}"
+    )
+
+
+def _shipped_thresholds() -> dict[float, float]:
+    from simkyc import bootstrap
+
+    try:
+        cal = bootstrap.load_calibration()
+    except Exception:  # no calibration shipped yet: the report simply omits that view
+        return {}
+    return {p.fmr_target: p.threshold for p in cal.points.values() if p.fmr_target in (1e-3, 1e-4)}
+
+
+def accuracy(
+    faces: FacesOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default ~/.simkyc/eval/accuracy).")] = None,
+    folds: Annotated[int, typer.Option(help="Identity-disjoint folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the fold assignment and fusion trials.")] = 0,
+) -> None:
+    """FNMR at FMR 1e-3/1e-4 per group: baseline, fusion, TTA, adaptation, abstention; writes JSON, PNGs."""
+    from simkyc import bootstrap
+    from simkyc.config import get_settings
+    from simkyc.eval.accuracy import plot_reports, run_studies
+
+    with refusals_exit_2():
+        dev = _embed(faces, bootstrap.face_pipeline())
+        report = run_studies(dev, k_folds=folds, seed=seed, shipped_threshold=_shipped_thresholds())
+        target = out or get_settings().home / "eval" / "accuracy"
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+        pngs = plot_reports(dev, report, target, k_folds=folds, seed=seed)
+    _print_rows(report["rows"])
+    console.print(f"wrote {target / 'report.json'} and {', '.join(p.name for p in pngs)}")
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="FNMR at FMR (identity-disjoint folds; comparisons behind each figure)")
+    for col in (
+        "study",
+        "variant",
+        "group",
+        "FMR",
+        "FNMR own thr",
+        "FNMR / FMR at one thr",
+        "genuine",
+        "impostor",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["study"],
+            r["variant"],
+            r["group"],
+            f"{r['target_fmr']:g}",
+            f"{r['own_fnmr']:.3f}",
+            f"{r['fnmr']:.3f} / {r['fmr']:.1e}",
+            str(r["n_genuine"]),
+            str(r["n_impostor"]),
+        )
+    console.print(table)
+
+
+def _adaptation_path(embedder: str) -> Path:
+    import simkyc
+
+    return Path(simkyc.__file__).parent / "data" / f"adaptation-{embedder}.json"
+
+
+def adapt(
+    faces: FacesOpt = None,
+    variant: Annotated[str, typer.Option(help="wccn | wccn-s0.3 | wccn-lda96 | wccn-lda64")] = "wccn",
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default simkyc/data/adaptation-EMBEDDER.json).")
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="Also write a per-group calibration of the adapted templates to this file."),
+    ] = None,
+) -> None:
+    """Train the template adaptation on all dev identities (deterministic, seconds) and write it as JSON."""
+    from simkyc import bootstrap
+    from simkyc.core.faces.adapt import adapt as apply
+    from simkyc.eval.accuracy import ADAPT_VARIANTS
+    from simkyc.eval.adapt_train import train_adaptation
+    from simkyc.eval.calibrate_groups import calibrate_by_group
+
+    with refusals_exit_2():
+        if variant not in ADAPT_VARIANTS:
+            raise typer.BadParameter(f"unknown variant {variant!r}")
+        dev = _embed(faces, bootstrap.face_pipeline())
+        d = dev.subset(dev.ok)
+        people = [im.person for im in d.images]
+        statement = _data_statement(d)
+        ad = train_adaptation(
+            d.plain,
+            people,
+            embedder=d.embedder,
+            embedder_version=d.embedder_version,
+            meta={"data": statement, "command": f"simkyc eval adapt --variant {variant}", "variant": variant},
+            **ADAPT_VARIANTS[variant],
+        )
+        target = output or _adaptation_path(d.embedder)
+        target.write_text(json.dumps(ad.to_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
+        console.print(f"wrote {target} ({ad.name} {ad.version}, {ad.in_dim} -> {ad.out_dim})")
+        if calibration is not None:
+            cal = calibrate_by_group(
+                apply(ad, d.plain),
+                people,
+                [im.group.value for im in d.images],
+                embedder=f"{d.embedder}+{ad.name}",
+                embedder_version=f"{d.embedder_version}+{ad.version}",
+                data=statement + f"; templates adapted by {ad.name} {ad.version} trained on the same data",
+                extra={"adaptation": {"name": ad.name, "version": ad.version, "file": target.name}},
+            )
+            calibration.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
+            _print_calibration(cal)
+            console.print(f"wrote {calibration}")
+
+
+def _data_statement(d: Any) -> str:
+    groups: dict[str, set[str]] = {}
+    for im in d.images:
+        groups.setdefault(im.group.value, set()).add(im.person)
+    parts = ", ".join(f"{g}: {len(p)} people" for g, p in sorted(groups.items()))
+    return (
+        f"dev identities (identities.csv, {len(d.images)} images with a face; {parts}); "
+        "genuine = all same-person pairs, impostors = all cross-person pairs within a group "
+        "(east_asian = Japanese/Korean public figures, Chinese celebrities, NUAA webcam; other = LFW, "
+        "deepface, face_recognition)"
+    )
+
+
+def _print_calibration(cal: Any) -> None:
+    for key, point in cal.points.items():
+        groups = cal.extra.get("per_group", {}).get(key, {})
+        per = "  ".join(f"{g}: FMR {v['fmr']:.1e} FNMR {v['fnmr']:.3f}" for g, v in groups.items())
+        console.print(f"FMR {key}: threshold {point.threshold:.4f}  {per}")
+
+
+def calibrate_model(
+    model: Annotated[Path, typer.Argument(help="ONNX face embedder (one image in, one descriptor out).")],
+    name: Annotated[str, typer.Option(help="Name stored with every template, e.g. arcface-r100.")],
+    input_size: Annotated[int, typer.Option(help="Square input side in pixels (112 for ArcFace).")] = 112,
+    mean: Annotated[float, typer.Option(help="Pixel mean subtracted (all channels).")] = 127.5,
+    std: Annotated[float, typer.Option(help="Pixel std divided by (all channels).")] = 127.5,
+    color_order: Annotated[str, typer.Option(help="RGB or BGR, as the model was trained.")] = "RGB",
+    layout: Annotated[str, typer.Option(help="NCHW (PyTorch) or NHWC (TensorFlow).")] = "NCHW",
+    faces: FacesOpt = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Calibration file (default ./calibration-NAME.json).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Use only this many images (0 = all; for smoke tests).")] = 0,
+) -> None:
+    """Calibrate your own ONNX embedder on the dev identities: per-group thresholds for FMR 1e-2/1e-3/1e-4."""
+    import hashlib
+
+    from simkyc import bootstrap
+    from simkyc.core.faces.pipeline import FacePipeline
+    from simkyc.eval.calibrate_groups import calibrate_by_group
+    from simkyc.models.onnx_embedder import OnnxEmbedder
+
+    with refusals_exit_2():
+        if color_order not in ("RGB", "BGR") or layout not in ("NCHW", "NHWC"):
+            raise typer.BadParameter("color-order must be RGB or BGR, layout NCHW or NHWC")
+        version = hashlib.sha256(model.read_bytes()).hexdigest()[:12] if model.is_file() else "missing"
+        co: Literal["RGB", "BGR"] = "RGB" if color_order == "RGB" else "BGR"
+        lay: Literal["NCHW", "NHWC"] = "NCHW" if layout == "NCHW" else "NHWC"
+        embedder = OnnxEmbedder(
+            model,
+            input_size=(input_size, input_size),
+            color_order=co,
+            mean=(mean,) * 3,
+            std=(std,) * 3,
+            name=name,
+            version=version,
+            layout=lay,
+        )
+        base = bootstrap.face_pipeline()
+        pipeline = FacePipeline(base.detector, base.aligner, embedder, base.fallback_detector)
+        dev = _embed(faces, pipeline, limit=limit)
+        d = dev.subset(dev.ok)
+        if len(d.images) < 2:
+            raise typer.BadParameter("no faces embedded: check the model's input settings")
+        cal = calibrate_by_group(
+            d.plain,
+            [im.person for im in d.images],
+            [im.group.value for im in d.images],
+            embedder=name,
+            embedder_version=version,
+            data=_data_statement(d),
+            extra={
+                "model_file": model.name,
+                "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+                "preprocessing": {
+                    "input_size": input_size,
+                    "mean": mean,
+                    "std": std,
+                    "color_order": color_order,
+                    "layout": layout,
+                },
+            },
+        )
+        if not cal.points:
+            raise typer.BadParameter("too few faces to measure any operating point: use more images")
+        target = output or Path(f"calibration-{name}.json")
+        target.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
+    _print_calibration(cal)
+    console.print(f"wrote {target}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the `eval` group made by `simkyc.cli._faces` (or to `app` if it is absent)."""
+    try:
+        from simkyc.cli._faces import eval_app as group
+    except ImportError:
+        group = app
+    group.command("embed-dev")(embed_dev)
+    group.command("accuracy")(accuracy)
+    group.command("adapt")(adapt)
+    group.command("calibrate-model")(calibrate_model)

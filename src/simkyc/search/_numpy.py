@@ -1,0 +1,172 @@
+"""Exact 1:N search with numpy: one float32 matrix product per query.
+
+The default for galleries up to a few hundred thousand templates: no index to
+tune, recall is 1 by construction, and the file is the ground truth the
+approximate index is measured against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from simkyc.errors import ConflictError, InputError, Reason
+from simkyc.search._gallery import Gallery
+from simkyc.search._persist import read_arrays, write_arrays
+from simkyc.search._transform import ProtectedTransform
+from simkyc.search._types import Hit, IndexRecord, as_matrix, as_vector, check_key
+
+__all__ = ["NumpyIndex"]
+
+_BATCH = 8192
+_Self = TypeVar("_Self", bound="EmbeddedIndex")
+
+
+class EmbeddedIndex:
+    """What the in-process indexes share: a `Gallery`, the transform, an optional file path."""
+
+    name: ClassVar[str] = "embedded"
+
+    def __init__(self, transform: ProtectedTransform, *, path: Path | None = None) -> None:
+        self.transform = transform
+        self.dim = transform.dim
+        self.path = Path(path) if path is not None else None
+        self._gallery = Gallery(self.dim)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.count()} templates, key {self.key_id}>"
+
+    @property
+    def key_id(self) -> str:
+        return self.transform.key_id
+
+    # -- writes -------------------------------------------------------------------------------------
+    def add(self, template_id: str, identity_key: str, template: npt.NDArray[np.float32]) -> None:
+        self._put(
+            [check_key(template_id, "template id")],
+            [check_key(identity_key, "identity key")],
+            as_vector(template, self.dim)[None, :],
+        )
+
+    def add_many(self, records: Iterable[IndexRecord]) -> int:
+        total = 0
+        batch: list[IndexRecord] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) == _BATCH:
+                total += self._put_records(batch)
+                batch = []
+        if batch:
+            total += self._put_records(batch)
+        return total
+
+    def add_arrays(self, ids: list[str], identities: list[str], templates: npt.NDArray[np.float32]) -> int:
+        """Bulk add from parallel lists and an (N, D) array (benchmarks, large rebuilds)."""
+        if not (len(ids) == len(identities) == len(templates)):
+            raise InputError(Reason.INVALID_REQUEST, "ids, identities and templates differ in length")
+        for start in range(0, len(ids), _BATCH * 8):
+            stop = start + _BATCH * 8
+            for value in ids[start:stop]:
+                check_key(value, "template id")
+            for value in identities[start:stop]:
+                check_key(value, "identity key")
+            self._put(ids[start:stop], identities[start:stop], as_matrix(templates[start:stop], self.dim))
+        return len(ids)
+
+    def _put_records(self, batch: list[IndexRecord]) -> int:
+        ids = [check_key(r.template_id, "template id") for r in batch]
+        identities = [check_key(r.identity_key, "identity key") for r in batch]
+        self._put(ids, identities, as_matrix(np.stack([r.template for r in batch]), self.dim))
+        return len(batch)
+
+    def _put(self, ids: list[str], identities: list[str], raw: npt.NDArray[np.float32]) -> None:
+        self._gallery.put(ids, identities, self.transform(raw))
+
+    def remove(self, template_id: str) -> bool:
+        return self._gallery.delete(template_id) is not None
+
+    def clear(self) -> None:
+        self._gallery.clear()
+
+    # -- reads --------------------------------------------------------------------------------------
+    def count(self) -> int:
+        return len(self._gallery)
+
+    def ids(self) -> set[str]:
+        return set(self._gallery.slot_of)
+
+    def identity_of(self, template_id: str) -> str | None:
+        slot = self._gallery.slot_of.get(template_id)
+        return None if slot is None else self._gallery.identities[slot]
+
+    def _exact(self, protected: npt.NDArray[np.float32], k: int) -> list[Hit]:
+        gallery = self._gallery
+        k = min(k, len(gallery))
+        if k <= 0:
+            return []
+        scores = gallery.vectors[: gallery.high] @ protected
+        if gallery.dead:
+            scores[~gallery.alive[: gallery.high]] = -np.inf
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [Hit(gallery.ids[s], gallery.identities[s], float(scores[s])) for s in top]
+
+    # -- persistence --------------------------------------------------------------------------------
+    def _header(self) -> dict[str, Any]:
+        return {"kind": self.name, "dim": self.dim, "key_id": self.key_id, "count": self.count()}
+
+    def _extra_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {}
+
+    def save(self, path: Path | None = None) -> None:
+        """Write the index atomically to `path` (default: the path it was opened with)."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise InputError(Reason.INVALID_REQUEST, "this index has no file to save to")
+        write_arrays(target, self._header(), {**self._gallery.to_arrays(), **self._extra_arrays()})
+        self.path = target
+
+    @classmethod
+    def load(cls: type[_Self], path: Path, transform: ProtectedTransform) -> _Self:
+        """Open a saved index; the file must have been written under the same transform key.
+
+        :raises ConflictError: INDEX_INCONSISTENT for another kind of index, another dimension,
+            another key (rebuild from the database), or a damaged file.
+        """
+        header, arrays = read_arrays(Path(path))
+        if header.get("kind") != cls.name or header.get("dim") != transform.dim:
+            raise ConflictError(Reason.INDEX_INCONSISTENT, f"{Path(path).name} is not a {cls.name} index")
+        if header.get("key_id") != transform.key_id:
+            raise ConflictError(
+                Reason.INDEX_INCONSISTENT, "the index was built under another search key: rebuild it"
+            )
+        index = cls(transform, path=path)
+        index._gallery = Gallery.from_arrays(transform.dim, arrays)
+        index._restore_extra(header, arrays)
+        return index
+
+    @classmethod
+    def open(cls: type[_Self], path: Path, transform: ProtectedTransform) -> _Self:
+        """Load `path` when it exists, else an empty index that will save there."""
+        return cls.load(path, transform) if Path(path).is_file() else cls(transform, path=path)
+
+    def _restore_extra(self, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> None:
+        return None
+
+
+class NumpyIndex(EmbeddedIndex):
+    """Exact search: the probe is scored against every template (float32 `(N, D) @ (D,)`).
+
+    **Parameters:** `transform` - the keyed `ProtectedTransform`; `path` - *(optional)* the
+    file `save()` writes atomically. Cost per query is linear in N (about 1 ms per 10k
+    templates on one core).
+    """
+
+    name: ClassVar[str] = "numpy"
+
+    def search(self, template: npt.NDArray[np.float32], k: int = 10) -> list[Hit]:
+        return self._exact(self.transform(as_vector(template, self.dim)), k)

@@ -1,0 +1,108 @@
+"""Which index a deployment uses and where it lives: `SIMKYC_SEARCH_*` environment settings.
+
+One machine::
+
+    SIMKYC_SEARCH_BACKEND=numpy        # exact; or hnsw for large galleries (approximate + exact re-rank)
+
+A site with a Milvus cluster::
+
+    SIMKYC_SEARCH_BACKEND=milvus
+    SIMKYC_SEARCH_MILVUS_URI=http://milvus.example.internal:19530
+    SIMKYC_SEARCH_MILVUS_TOKEN=simkyc:secret
+    SIMKYC_SEARCH_MILVUS_INDEX_TYPE=HNSW
+    SIMKYC_SEARCH_MILVUS_INDEX_PARAMS='{"M": 16, "efConstruction": 200}'
+    SIMKYC_SEARCH_MILVUS_SEARCH_PARAMS='{"ef": 128}'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from simkyc.config import get_settings
+from simkyc.errors import InputError, Reason
+from simkyc.search._hnsw import HnswIndex
+from simkyc.search._numpy import NumpyIndex
+from simkyc.search._transform import ProtectedTransform, load_or_create_key
+from simkyc.search._types import TemplateIndex
+
+__all__ = ["SearchSettings", "open_index", "search_transform"]
+
+Backend = Literal["numpy", "hnsw", "milvus"]
+
+
+class SearchSettings(BaseSettings):
+    """1:N search settings (`SIMKYC_SEARCH_` prefix). Paths default to places under `SIMKYC_HOME`."""
+
+    model_config = SettingsConfigDict(env_prefix="SIMKYC_SEARCH_", env_ignore_empty=True, extra="ignore")
+
+    backend: Backend = "numpy"
+    dim: int = 128
+    key: SecretStr | None = None  # base64 of >= 16 random bytes; else `key_file`
+    key_file: Path | None = None  # default $SIMKYC_HOME/search.key, created 0600 on first use
+    index_dir: Path | None = None  # default $SIMKYC_HOME/index
+    milvus_uri: str = ""  # default: a milvus-lite file in index_dir
+    milvus_token: SecretStr | None = None
+    milvus_db: str = ""
+    milvus_collection: str = "simkyc_templates"
+    milvus_index_type: str = "IVF_FLAT"
+    milvus_index_params: dict[str, Any] = {"nlist": 1024}
+    milvus_search_params: dict[str, Any] = {"nprobe": 32}
+    candidates: int = 32  # candidates re-ranked exactly (hnsw, milvus)
+
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir if self.index_dir is not None else get_settings().home / "index"
+
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else get_settings().home / "search.key"
+
+
+def search_transform(settings: SearchSettings | None = None) -> ProtectedTransform:
+    """The transform under the configured key (`SIMKYC_SEARCH_KEY`, else the key file)."""
+    settings = settings or SearchSettings()
+    if settings.key is not None:
+        try:
+            key = base64.b64decode(settings.key.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError(Reason.KEY_MISSING, "SIMKYC_SEARCH_KEY is not valid base64") from None
+    else:
+        key = load_or_create_key(settings.resolved_key_file())
+    return ProtectedTransform.from_key(key, dim=settings.dim)
+
+
+def open_index(
+    settings: SearchSettings | None = None, *, transform: ProtectedTransform | None = None
+) -> TemplateIndex:
+    """Open the configured index (empty if new). Check it with `check_consistency` before use.
+
+    :raises ConflictError: INDEX_INCONSISTENT when an index file exists under another key or
+        is damaged: rebuild it (`simkyc index rebuild`).
+    """
+    settings = settings or SearchSettings()
+    transform = transform or search_transform(settings)
+    directory = settings.resolved_index_dir()
+    if settings.backend == "numpy":
+        return NumpyIndex.open(directory / "templates.numpy.npz", transform)
+    if settings.backend == "hnsw":
+        index = HnswIndex.open(directory / "templates.hnsw.npz", transform)
+        index.candidates = settings.candidates
+        return index
+    from simkyc.search._milvus import MilvusIndex
+
+    directory.mkdir(parents=True, exist_ok=True)
+    return MilvusIndex(
+        settings.milvus_uri or str(directory / "milvus.db"),
+        transform,
+        token=settings.milvus_token.get_secret_value() if settings.milvus_token else "",
+        db_name=settings.milvus_db,
+        collection=settings.milvus_collection,
+        index_type=settings.milvus_index_type,
+        index_params=settings.milvus_index_params,
+        search_params=settings.milvus_search_params,
+        candidates=settings.candidates,
+    )

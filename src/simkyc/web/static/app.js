@@ -1,0 +1,450 @@
+/* simkyc outlet pages: clerk registration flow, supervisor review, auditor log and dashboard, admin.
+   Plain JavaScript; talks only to this server's /api. The session token lives in sessionStorage
+   (gone when the tab closes) and is sent as a Bearer header, so no cookies and no CSRF surface. */
+"use strict";
+
+const $ = (sel, root) => (root || document).querySelector(sel);
+const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+const state = {
+  token: sessionStorage.getItem("simkyc.token"),
+  user: JSON.parse(sessionStorage.getItem("simkyc.user") || "null"),
+  portrait: null, // Blob of the ID portrait (chip record) or the card photo (OCR)
+  source: "chip",
+  fields: null,
+  reg: null, // the open registration: {id, challenge, ...}
+  stream: null,
+  lastResult: null,
+};
+
+/* ---------- API ---------- */
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.detail || body.reason)) || "HTTP " + status);
+    this.status = status; this.reason = body && body.reason; this.body = body;
+  }
+}
+
+async function api(method, path, body, opts) {
+  const headers = {};
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
+  let res;
+  try { res = await fetch(path, { method, headers, body: payload, signal: opts && opts.signal }); }
+  catch (e) { throw new ApiError(0, { reason: "NETWORK", detail: t("err_network") }); }
+  if (res.status === 204) return null;
+  const ct = res.headers.get("content-type") || "";
+  const data = ct.includes("json") ? await res.json() : await res.text();
+  if (!res.ok) {
+    if (res.status === 401 && path !== "/api/auth/login") { signOut(); }
+    throw new ApiError(res.status, data);
+  }
+  return data;
+}
+
+function showError(el, err) {
+  el.textContent = err instanceof ApiError && err.reason ? reasonText(err.reason, err.body && err.body.detail) : String(err.message || err);
+}
+
+/* ---------- screens ---------- */
+const HOME = { clerk: "intake", supervisor: "reviews", auditor: "audit", admin: "admin" };
+
+function show(name) {
+  $$(".screen").forEach((s) => { s.hidden = s.id !== "screen-" + name; });
+  document.body.dataset.screen = name;
+  if (name !== "camera") stopCamera();
+  const loaders = { mine: loadMine, reviews: loadReviews, audit: loadAudit, dashboard: loadDashboard, admin: loadAdmin };
+  if (loaders[name]) loaders[name]().catch((e) => console.error(e));
+}
+
+function renderWho() {
+  const nav = $("#nav");
+  if (!state.user) { $("#who").textContent = ""; nav.hidden = true; return; }
+  $("#who").textContent = `${state.user.username} · ${state.user.role}` + (state.user.outlet_id ? ` · #${state.user.outlet_id}` : "");
+  nav.hidden = false;
+  $$("#nav [data-role]").forEach((b) => { b.hidden = !b.dataset.role.split(" ").includes(state.user.role); });
+}
+
+function signOut() {
+  state.token = null; state.user = null;
+  sessionStorage.removeItem("simkyc.token"); sessionStorage.removeItem("simkyc.user");
+  renderWho(); show("login");
+}
+
+/* ---------- login ---------- */
+$("#login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  $("#login-error").textContent = "";
+  try {
+    const out = await api("POST", "/api/auth/login", { username: f.get("username"), password: f.get("password") });
+    state.token = out.token; state.user = out.user;
+    sessionStorage.setItem("simkyc.token", out.token); sessionStorage.setItem("simkyc.user", JSON.stringify(out.user));
+    ev.target.reset(); renderWho(); show(HOME[out.user.role]);
+  } catch (e) { showError($("#login-error"), e); }
+});
+$("#logout").addEventListener("click", async () => { try { await api("POST", "/api/auth/logout"); } catch (e) { /* already gone */ } signOut(); });
+$$("#nav [data-go]").forEach((b) => b.addEventListener("click", () => show(b.dataset.go)));
+$("#lang").addEventListener("click", toggleLang);
+
+/* ---------- intake ---------- */
+$$(".tab").forEach((tab) => tab.addEventListener("click", () => {
+  $$(".tab").forEach((x) => x.classList.toggle("active", x === tab));
+  $$(".tabpane").forEach((p) => { p.hidden = p.dataset.pane !== tab.dataset.tab; });
+}));
+
+function ymd(s) { // "19491231" | "1949-12-31" -> "1949-12-31"
+  if (!s) return "";
+  const d = String(s).replace(/[^0-9]/g, "");
+  return d.length === 8 ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}` : "";
+}
+
+function setPortrait(blob) {
+  state.portrait = blob;
+  const img = $("#portrait");
+  if (img.src) URL.revokeObjectURL(img.src);
+  img.src = blob ? URL.createObjectURL(blob) : "";
+}
+
+function fillForm(fields) {
+  const form = $("#intake-form");
+  for (const [k, v] of Object.entries(fields)) {
+    const el = form.elements.namedItem(k);
+    if (el && v !== undefined && v !== null) el.value = v;
+  }
+}
+
+function sexCode(v) {
+  const s = String(v || "").trim().toUpperCase();
+  return s === "2" || s === "F" || s === "女" ? "F" : "M";
+}
+
+$("#chip-file").addEventListener("change", async (ev) => {
+  const file = ev.target.files[0];
+  $("#intake-error").textContent = "";
+  if (!file) return;
+  try {
+    const rec = JSON.parse(await file.text());
+    const until = String(rec.valid_until || "");
+    fillForm({
+      name: rec.name || "", id_number: rec.id_number || "", sex: sexCode(rec.sex), birth_date: ymd(rec.birth_date),
+      valid_from: ymd(rec.valid_from), valid_until: /长期|long/i.test(until) ? "" : ymd(until), address: rec.address || "",
+    });
+    state.source = "chip";
+    if (rec.portrait && rec.portrait.data) {
+      const bin = Uint8Array.from(atob(rec.portrait.data), (c) => c.charCodeAt(0));
+      setPortrait(new Blob([bin], { type: "image/" + (rec.portrait.format || "jpeg") }));
+    }
+    $("#ocr-status").textContent = "";
+    $("#intake-error").textContent = t("chip_done");
+  } catch (e) { $("#intake-error").textContent = reasonText("ID_RECORD_INVALID", "The ID reader record is malformed."); }
+});
+
+$("#card-file").addEventListener("change", async (ev) => {
+  const file = ev.target.files[0];
+  if (!file) return;
+  state.source = "ocr";
+  setPortrait(file);
+  $("#ocr-status").textContent = t("ocr_running");
+  const fd = new FormData(); fd.append("image", file);
+  try {
+    const out = await api("POST", "/api/documents/ocr", fd);
+    const f = out.fields || {};
+    fillForm({
+      name: f.name || "", id_number: f.id_number || "", sex: f.sex ? sexCode(f.sex) : undefined,
+      birth_date: ymd(f.birth_date), valid_from: ymd(f.valid_from), valid_until: ymd(f.valid_until), address: f.address || "",
+    });
+    $("#ocr-status").textContent = t("ocr_done") + (out.unreadable && out.unreadable.length ? " (" + out.unreadable.join(", ") + ")" : "");
+  } catch (e) { showError($("#ocr-status"), e); }
+});
+
+$("#intake-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (!state.portrait) { $("#intake-error").textContent = t("need_portrait"); return; }
+  const f = Object.fromEntries(new FormData(ev.target).entries());
+  f.id_number = f.id_number.toUpperCase();
+  f.valid_until = f.valid_until || null;
+  state.fields = f;
+  $("#intake-error").textContent = "";
+  $("#consent-box").checked = false; $("#consent-go").disabled = true;
+  show("consent");
+});
+
+/* ---------- consent ---------- */
+$("#consent-box").addEventListener("change", (ev) => { $("#consent-go").disabled = !ev.target.checked; });
+$("#consent-back").addEventListener("click", () => show("intake"));
+$("#consent-go").addEventListener("click", async () => {
+  $("#consent-error").textContent = "";
+  $("#consent-go").disabled = true;
+  const fd = new FormData();
+  fd.append("fields", JSON.stringify({ ...state.fields, document_source: state.source, consent: true, consent_text_version: "face-consent-zh-v1" }));
+  fd.append("portrait", state.portrait, "portrait");
+  try {
+    state.reg = await api("POST", "/api/registrations", fd);
+    show("camera");
+    runCapture().catch((e) => { console.error(e); });
+  } catch (e) { showError($("#consent-error"), e); $("#consent-go").disabled = false; }
+});
+
+/* ---------- camera and liveness ---------- */
+const PROMPT = { blink: "prompt_blink", turn_left: "prompt_turn_left", turn_right: "prompt_turn_right", nod: "prompt_nod" };
+
+function renderSteps(actions, done, current) {
+  const ol = $("#steps"); ol.replaceChildren();
+  actions.forEach((a, i) => {
+    const li = document.createElement("li");
+    li.textContent = t(PROMPT[a]) + (done.has(i) ? " ✓" : "");
+    li.className = done.has(i) ? "done" : i === current ? "current" : "";
+    ol.append(li);
+  });
+}
+
+function stopCamera() {
+  if (state.stream) { state.stream.getTracks().forEach((tr) => tr.stop()); state.stream = null; }
+}
+
+async function runCapture() {
+  const reg = state.reg;
+  const ch = reg.challenge;
+  const video = $("#video");
+  const prompt = $("#prompt");
+  const done = new Set();
+  let current = 0;
+  renderSteps(ch.actions, done, current);
+  prompt.textContent = t("camera_starting");
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } catch (e) { prompt.textContent = t("camera_denied") + e.name; return; }
+  video.srcObject = state.stream;
+  await video.play().catch(() => {});
+  // Server clock offset: capture timestamps are sent on the server's clock, which issued the challenge.
+  const offset = reg.server_time - Date.now() / 1000;
+  const canvas = document.createElement("canvas");
+  const ctx2d = canvas.getContext("2d");
+  let pending = [], sent = 0, finished = false, inflight = null;
+  prompt.textContent = t(PROMPT[ch.actions[0]]);
+
+  const grab = async () => {
+    if (!video.videoWidth) return;
+    const w = Math.min(640, video.videoWidth), h = Math.round((video.videoHeight / video.videoWidth) * w);
+    canvas.width = w; canvas.height = h;
+    ctx2d.drawImage(video, 0, 0, w, h);
+    const ts = Date.now() / 1000 + offset;
+    const blob = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.85));
+    if (blob) pending.push({ blob, ts });
+  };
+
+  const flush = async () => {
+    if (!pending.length || inflight) return;
+    const batch = pending.splice(0, 30); // the server takes at most 40 frames per request
+    const fd = new FormData();
+    batch.forEach((f, i) => fd.append("frames", f.blob, `f${i}.jpg`));
+    fd.append("timestamps", JSON.stringify(batch.map((f) => f.ts)));
+    inflight = api("POST", `/api/registrations/${reg.id}/frames`, fd);
+    try {
+      const out = await inflight;
+      sent += batch.length;
+      $("#sent").textContent = t("frames_sent", { n: sent });
+      for (const e of out.events || []) {
+        if (e.kind === "action_done") { done.add(current); current += 1; }
+        if (e.kind === "waiting_for" && e.action) current = Math.max(current, ch.actions.indexOf(e.action));
+        if (e.kind === "passed" || e.kind === "failed") finished = true;
+      }
+      if (out.finished) finished = true;
+      renderSteps(ch.actions, done, current);
+      prompt.textContent = finished ? t("deciding") : current < ch.actions.length ? t(PROMPT[ch.actions[current]]) : t("deciding");
+    } finally { inflight = null; }
+  };
+
+  const grabTimer = setInterval(() => { grab(); }, 100);
+  try {
+    while (!finished) {
+      const left = Math.max(0, ch.deadline - (Date.now() / 1000 + offset));
+      $("#countdown").textContent = t("seconds_left", { s: Math.ceil(left) });
+      if (left <= 0) break;
+      await new Promise((r) => setTimeout(r, 350));
+      await flush();
+    }
+  } catch (e) { console.error(e); }
+  clearInterval(grabTimer);
+  if (inflight) { try { await inflight; } catch (e) { /* reported by finish */ } }
+  stopCamera();
+  prompt.textContent = t("deciding");
+  try {
+    const out = await api("POST", `/api/registrations/${reg.id}/finish`);
+    showResult(out);
+  } catch (e) {
+    // Not a decision: the server could not decide (a model missing, a lost session). Say so, offer a retry.
+    showResult({ id: reg.id, status: "ERROR", reasons: [{ code: e.reason || "INTERNAL_ERROR", message: e.body && e.body.detail }] });
+  }
+}
+
+/* ---------- result ---------- */
+function showResult(r) {
+  state.lastResult = r;
+  const status = r.status || r.decision;
+  const badge = $("#result-badge");
+  badge.className = "badge " + status; badge.textContent = t("out_" + status);
+  $("#result-words").textContent = t("words_" + status, { phone: r.phone_number || "" });
+  const ul = $("#result-reasons"); ul.replaceChildren();
+  (r.reasons || []).filter((x) => x.code !== "FACE_MATCH" || status !== "APPROVED").forEach((x) => {
+    const li = document.createElement("li"); li.textContent = reasonText(x.code, x.message); li.dataset.code = x.code; ul.append(li);
+  });
+  const dl = $("#result-facts"); dl.replaceChildren();
+  const fact = (k, v) => { if (v === undefined || v === null || v === "") return; const dt = document.createElement("dt"); dt.textContent = t(k); const dd = document.createElement("dd"); dd.textContent = v; dl.append(dt, dd); };
+  fact("fact_reg", r.id); fact("fact_id", r.id_masked);
+  if (r.scores && r.scores.match !== undefined) fact("fact_score", Number(r.scores.match).toFixed(3));
+  if (r.thresholds && r.thresholds.match !== undefined) fact("fact_threshold", Number(r.thresholds.match).toFixed(3));
+  $("#result-retry").hidden = status !== "RETRY" && status !== "ERROR";
+  show("result");
+}
+$("#result-next").addEventListener("click", () => {
+  $("#intake-form").reset(); setPortrait(null); state.fields = null; state.reg = null;
+  $("#chip-file").value = ""; $("#card-file").value = ""; $("#ocr-status").textContent = ""; $("#intake-error").textContent = "";
+  show("intake");
+});
+$("#result-retry").addEventListener("click", () => show("consent"));
+
+/* ---------- clerk: outlet records ---------- */
+function fmtTime(s) { return s ? new Date(s).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB") : ""; }
+function cell(tr, text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.append(td); }
+
+async function loadMine() {
+  const rows = await api("GET", "/api/registrations?limit=100");
+  const tb = $("#mine-table tbody"); tb.replaceChildren();
+  for (const r of rows.items || rows) {
+    const tr = document.createElement("tr");
+    cell(tr, fmtTime(r.created_at)); cell(tr, r.id_masked || ""); cell(tr, r.phone_number || "");
+    cell(tr, t("out_" + r.status)); cell(tr, (r.reasons || []).map((x) => reasonText(x.code, x.message)).join("；"));
+    tb.append(tr);
+  }
+}
+
+/* ---------- supervisor: review queue ---------- */
+async function authedImage(path) {
+  const res = await fetch(path, { headers: { Authorization: "Bearer " + state.token } });
+  if (!res.ok) return "";
+  return URL.createObjectURL(await res.blob());
+}
+
+async function loadReviews() {
+  const items = await api("GET", "/api/reviews");
+  const ul = $("#review-list"); ul.replaceChildren();
+  if (!items.length) { $("#review-case").textContent = t("review_empty"); return; }
+  $("#review-case").textContent = t("review_pick");
+  for (const c of items) {
+    const li = document.createElement("li");
+    li.textContent = `${c.id_masked} · ${c.phone_number} · ${(c.reasons || []).map((x) => x.code).join(", ")}`;
+    li.dataset.id = c.registration_id;
+    li.addEventListener("click", () => { $$("#review-list li").forEach((x) => x.classList.toggle("active", x === li)); openCase(c.registration_id); });
+    ul.append(li);
+  }
+}
+
+async function openCase(regId) {
+  const c = await api("GET", `/api/reviews/${regId}`);
+  const box = $("#review-case"); box.replaceChildren();
+  const ev = document.createElement("div"); ev.className = "evidence";
+  for (const [key, label] of [["id_photo", "ev_id_photo"], ["live", "ev_live"]]) {
+    const fig = document.createElement("figure");
+    const img = document.createElement("img"); img.alt = t(label); img.dataset.evidence = key;
+    const cap = document.createElement("figcaption"); cap.textContent = t(label);
+    fig.append(img, cap); ev.append(fig);
+    if ((c.evidence || []).includes(key)) authedImage(`/api/reviews/${regId}/evidence/${key}`).then((u) => { img.src = u; });
+  }
+  box.append(ev);
+  const ul = document.createElement("ul"); ul.className = "reasons";
+  (c.reasons || []).forEach((x) => { const li = document.createElement("li"); li.textContent = reasonText(x.code, x.message); ul.append(li); });
+  box.append(ul);
+  const dl = document.createElement("dl"); dl.className = "facts";
+  const fact = (k, v) => { const dt = document.createElement("dt"); dt.textContent = k; const dd = document.createElement("dd"); dd.textContent = v; dl.append(dt, dd); };
+  fact(t("fact_reg"), c.registration_id); fact(t("fact_id"), c.id_masked); fact(t("col_phone"), c.phone_number);
+  for (const [k, v] of Object.entries(c.scores || {})) fact(k, typeof v === "number" ? v.toFixed(3) : String(v));
+  (c.candidates || []).forEach((x) => fact(t("candidates"), `${x.identity} · ${Number(x.score).toFixed(3)}`));
+  box.append(dl);
+  const form = document.createElement("form");
+  form.innerHTML = `<label><span>${t("comment")}</span><textarea name="comment" required rows="2" maxlength="500"></textarea></label>
+    <div class="row"><button type="submit" name="approve" value="1" class="primary">${t("approve")}</button>
+    <button type="submit" name="reject" value="0">${t("reject")}</button></div><p class="error" role="alert"></p>`;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const approve = e.submitter && e.submitter.name === "approve";
+    try {
+      await api("POST", `/api/reviews/${regId}/decision`, { approve, comment: form.elements.comment.value });
+      box.textContent = t("review_done");
+      await loadReviews();
+      box.textContent = t("review_done");
+    } catch (err) { showError($(".error", form), err); }
+  });
+  box.append(form);
+}
+
+/* ---------- auditor ---------- */
+async function loadAudit() {
+  const [chain, entries] = await Promise.all([api("GET", "/api/audit/verify"), api("GET", "/api/audit?limit=200")]);
+  const el = $("#chain");
+  el.className = "chain " + (chain.ok ? "ok" : "bad");
+  el.textContent = chain.ok ? t("chain_ok", { n: chain.entries, c: chain.last_checkpoint_seq ?? "-" }) : t("chain_bad") + (chain.problems || []).join("; ");
+  const tb = $("#audit-table tbody"); tb.replaceChildren();
+  for (const e of entries) {
+    const tr = document.createElement("tr");
+    cell(tr, e.seq); cell(tr, fmtTime(e.at)); cell(tr, e.actor); cell(tr, e.action); cell(tr, e.object);
+    cell(tr, JSON.stringify(e.details), "details");
+    tb.append(tr);
+  }
+}
+
+async function loadDashboard() {
+  const d = await api("GET", "/api/dashboard?days=14");
+  const days = d.days || [];
+  const outlets = d.outlets || [];
+  stackedBars($("#chart-days"), days, outlets.map((o) => ({ name: o.name, values: days.map((day) => (d.per_day[o.id] || {})[day] || 0) })), t("no_data"));
+  hBars($("#chart-reasons"), (d.reasons || []).map((r) => ({ label: reasonText(r.code, r.message), value: r.count, color: r.outcome === "REVIEW" ? "#9a6700" : "#b3261e" })), t("no_data"));
+  const outcomes = ["APPROVED", "REJECTED", "REVIEW", "RETRY"];
+  stackedBars($("#chart-outcomes"), outlets.map((o) => o.name.padStart(5, " ")),
+    outcomes.map((oc) => ({ name: t("out_" + oc), values: outlets.map((o) => (d.outcomes[o.id] || {})[oc] || 0) })), t("no_data"));
+}
+
+/* ---------- admin ---------- */
+async function loadAdmin() {
+  const [users, outlets, keys] = await Promise.all([api("GET", "/api/admin/users"), api("GET", "/api/admin/outlets"), api("GET", "/api/admin/keys")]);
+  const ub = $("#users-table tbody"); ub.replaceChildren();
+  for (const u of users) { const tr = document.createElement("tr"); cell(tr, u.id); cell(tr, u.username); cell(tr, u.role); cell(tr, u.outlet_id ?? ""); cell(tr, u.active ? t("yes") : t("no")); ub.append(tr); }
+  const sel = $("#user-form select[name=outlet_id]"); sel.replaceChildren(new Option("-", ""));
+  outlets.forEach((o) => sel.append(new Option(`${o.name} (${o.code})`, o.id)));
+  const kb = $("#keys-table tbody"); kb.replaceChildren();
+  for (const k of keys) {
+    const tr = document.createElement("tr"); cell(tr, k.id); cell(tr, k.platform); cell(tr, k.scopes.join(" ")); cell(tr, k.active ? t("yes") : t("no"));
+    const td = document.createElement("td");
+    if (k.active) { const b = document.createElement("button"); b.textContent = t("revoke"); b.addEventListener("click", async () => { await api("DELETE", `/api/admin/keys/${k.id}`); loadAdmin(); }); td.append(b); }
+    tr.append(td); kb.append(tr);
+  }
+}
+$("#user-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = Object.fromEntries(new FormData(ev.target).entries());
+  try {
+    await api("POST", "/api/admin/users", { ...f, outlet_id: f.outlet_id ? Number(f.outlet_id) : null });
+    ev.target.reset(); $("#admin-error").textContent = ""; loadAdmin();
+  } catch (e) { showError($("#admin-error"), e); }
+});
+$("#key-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const k = await api("POST", "/api/admin/keys", { platform: new FormData(ev.target).get("platform") });
+    $("#new-key").textContent = t("key_once") + " " + k.token; ev.target.reset(); loadAdmin();
+  } catch (e) { showError($("#admin-error"), e); }
+});
+
+/* ---------- start ---------- */
+document.addEventListener("langchange", () => {
+  const s = document.body.dataset.screen;
+  if (s === "result" && state.lastResult) showResult(state.lastResult);
+  else if (s && s !== "camera") show(s);
+  renderWho();
+});
+applyI18n();
+renderWho();
+show(state.user ? HOME[state.user.role] : "login");

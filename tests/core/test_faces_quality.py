@@ -1,0 +1,64 @@
+"""Quality findings on synthetic faces: each measurement trips its own reason code."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simkyc.core.faces.quality import QualityThresholds, assess_quality, estimate_pose, sharpness
+from simkyc.core.faces.types import Box, Detection
+from simkyc.errors import Reason
+
+# dlib 5-point order: image-right eye (outer, inner), image-left eye (outer, inner), nose base
+FRONTAL = np.array([[110, 60], [90, 60], [40, 60], [60, 60], [75, 95]], np.float32)
+
+
+def _textured(level: float = 128.0, contrast: float = 60.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = level + contrast * rng.standard_normal((150, 150, 1))
+    return np.repeat(img.clip(0, 255).astype(np.uint8), 3, axis=2)
+
+
+def _det(width: float = 100.0) -> Detection:
+    return Detection(Box(25, 25, 25 + width, 25 + width), np.zeros((0, 2), np.float32), 0.9)
+
+
+def _assess(image: np.ndarray, **kw: object) -> tuple[Reason, ...]:
+    return assess_quality(image, kw.pop("det", _det()), kw.pop("lm", FRONTAL), image, **kw).findings  # type: ignore[arg-type]
+
+
+def test_good_capture_has_no_findings() -> None:
+    assert _assess(_textured()) == ()
+
+
+def test_flat_image_is_blurry() -> None:
+    flat = np.full((150, 150, 3), 128, np.uint8)
+    assert Reason.BLURRY in _assess(flat)
+    assert sharpness(flat) == 0.0
+
+
+def test_dark_and_bright_images_are_poorly_exposed() -> None:
+    assert Reason.POOR_EXPOSURE in _assess(_textured(level=15, contrast=10))
+    assert Reason.POOR_EXPOSURE in _assess(_textured(level=245, contrast=10))
+
+
+def test_small_face() -> None:
+    assert Reason.FACE_TOO_SMALL in _assess(_textured(), det=_det(30))
+    # an ID photo may be smaller than a live capture
+    assert Reason.FACE_TOO_SMALL not in _assess(
+        _textured(), det=_det(50), thresholds=QualityThresholds.for_kind("id_photo")
+    )
+
+
+def test_second_large_face_is_multiple_faces_but_a_small_one_is_not() -> None:
+    assert Reason.MULTIPLE_FACES in _assess(_textured(), others=[_det(90)])
+    assert Reason.MULTIPLE_FACES not in _assess(_textured(), others=[_det(20)])
+
+
+def test_pose_from_landmarks() -> None:
+    yaw, roll = estimate_pose(FRONTAL)
+    assert abs(yaw) < 1 and abs(roll) < 1
+    turned = FRONTAL.copy()
+    turned[4, 0] += 30  # nose far towards one eye: head turned
+    yaw, _ = estimate_pose(turned)
+    assert abs(yaw) > 35
+    assert Reason.POSE_TOO_LARGE in _assess(_textured(), lm=turned)

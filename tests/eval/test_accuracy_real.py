@@ -1,0 +1,215 @@
+"""The accuracy paths on real faces: dev embeddings and their cache, fusion, adaptation, abstention,
+and the one-command calibration of a site's own ONNX embedder (a tiny model the test builds).
+
+A mini dev set of about 40 real images (East Asian and other people, NUAA printed photos
+against live frames) is linked into a temporary folder with its own `identities.csv`, so
+the commands run end to end in seconds and never touch the user's cache.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from simkyc.core.faces.adapt import Adaptation, adapt
+from simkyc.core.faces.fusion import fused_score
+from simkyc.eval.abstain import quality_score
+from simkyc.eval.adapt_train import train_adaptation
+from simkyc.eval.devset import DevEmbeddings, compute_dev_embeddings
+from simkyc.eval.fusion import draw_trials, fusion_scores
+
+PICK = {  # identity -> how many images
+    "DeepNogizaka:Asuka_Saito": 6,
+    "DeepNogizaka:Erika_Ikuta": 6,
+    "KpopIdolFaceClassifier:Chorong": 6,
+    "nuaa_0001": 6,
+    "nuaa_0004": 4,
+    "angelina_jolie": 6,
+    "Donald_Rumsfeld": 4,
+    "John_Bolton": 4,
+    "Jennifer_Lopez": 4,
+    "John_Snow": 4,
+    "Paul_Wolfowitz": 4,
+}
+
+
+@pytest.fixture(scope="session")
+def mini_faces(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("mini_faces")
+    with (faces_dir / "identities.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    taken: Counter[str] = Counter()
+    chosen = []
+    for row in sorted(rows, key=lambda r: (r["source"] != "nuaa_spoof_print", r["path"])):
+        want = PICK.get(row["identity"], 0)
+        if taken[row["identity"]] < want and (row["source"] != "nuaa_spoof_print" or taken[row["identity"]] < 2):
+            taken[row["identity"]] += 1
+            chosen.append(row)
+    for row in chosen:
+        link = root / row["path"]
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(faces_dir / row["path"])
+    with (root / "identities.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["path", "identity", "source"])
+        w.writeheader()
+        w.writerows(chosen)
+    return root
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("simkyc_home")
+
+
+@pytest.fixture(scope="session")
+def mini_dev(mini_faces: Path, home: Path) -> DevEmbeddings:
+    from simkyc import bootstrap
+
+    return compute_dev_embeddings(mini_faces, bootstrap.face_pipeline(), cache_dir=home / "cache" / "eval", views="flip")
+
+
+def test_dev_embeddings_are_complete_normalised_and_cached(mini_faces: Path, home: Path, mini_dev: DevEmbeddings) -> None:
+    assert mini_dev.ok.mean() > 0.9
+    x = mini_dev.plain[mini_dev.ok]
+    assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    flip = mini_dev.views["flip_plain"][mini_dev.ok]
+    assert np.all(np.einsum("nd,nd->n", x, flip) > 0.85)  # a mirrored face is still the same face
+    assert set(mini_dev.quality) >= {"face_px", "sharpness", "brightness", "yaw_deg"}
+
+    class Exploding:
+        def __getattr__(self, name: str) -> object:
+            from simkyc import bootstrap
+
+            if name in ("embedder_name", "embedder_version", "detector", "fallback_detector", "aligner"):
+                return getattr(bootstrap.face_pipeline(), name)
+            raise AssertionError(f"cache miss: pipeline.{name} called")
+
+    again = compute_dev_embeddings(mini_faces, Exploding(), cache_dir=home / "cache" / "eval", views="flip")  # type: ignore[arg-type]
+    assert np.array_equal(again.plain, mini_dev.plain) and np.array_equal(again.ok, mini_dev.ok)
+
+
+def test_fusion_on_real_faces_printed_photo_against_live_frames(mini_dev: DevEmbeddings) -> None:
+    d = mini_dev.subset(mini_dev.ok)
+    people = [im.person for im in d.images]
+    id_like = [im.source == "nuaa_spoof_print" for im in d.images]
+    trials = draw_trials(people, [im.group.value for im in d.images], max_k=3, per_person=3, seed=0, id_like=id_like)
+    nuaa = [t for t in trials if t.person == "0001_nuaa"]
+    assert nuaa and all(d.images[t.reference].source == "nuaa_spoof_print" for t in nuaa)
+    for rule in ("template", "mean"):
+        s = fusion_scores(d.plain, trials, k=3, rule=rule)["east_asian"]
+        assert len(s.impostor) > 0 and s.genuine.mean() > s.impostor.mean()
+    t = trials[0]
+    single = [float(d.plain[f] @ d.plain[t.reference]) for f in t.frames]
+    assert min(single) <= fused_score(d.plain[t.reference], d.plain[list(t.frames)]) <= 1.0
+
+
+def test_adaptation_trained_on_some_people_keeps_others_apart(mini_dev: DevEmbeddings) -> None:
+    d = mini_dev.subset(mini_dev.ok)
+    people = np.array([im.person for im in d.images])
+    names = sorted(set(people.tolist()))
+    train = np.isin(people, names[::2])
+    ad = train_adaptation(
+        d.plain[train], people[train], embedder=d.embedder, embedder_version=d.embedder_version, shrinkage=0.5
+    )
+    y = adapt(ad, d.plain[~train])
+    assert np.allclose(np.linalg.norm(y, axis=1), 1.0, atol=1e-5)
+    s = y @ y.T
+    same = people[~train][:, None] == people[~train][None, :]
+    off = ~np.eye(len(y), dtype=bool)
+    assert s[same & off].mean() > s[~same].mean() + 0.1
+
+
+def test_low_quality_capture_scores_lower_quality(faces_dir: Path) -> None:
+    import cv2
+
+    from simkyc import bootstrap
+    from simkyc.core.images import decode_image
+
+    pipe = bootstrap.face_pipeline()
+    image = decode_image((faces_dir / "lfw/images/John_Bolton/John_Bolton_0003.jpg").read_bytes())
+    small = cv2.resize(cv2.GaussianBlur(image, (0, 0), 2.0), (90, 90))
+    good, bad = pipe.locate(image).quality, pipe.locate(np.ascontiguousarray(small)).quality
+
+    def q(r: object) -> float:
+        return float(
+            quality_score(
+                face_px=[getattr(r, "face_px")],
+                sharpness=[getattr(r, "sharpness")],
+                brightness=[getattr(r, "brightness")],
+                yaw_deg=[getattr(r, "yaw_deg")],
+            )[0]
+        )
+
+    assert q(bad) < q(good)
+
+
+def _tiny_onnx(path: Path) -> None:
+    """A 32x32 RGB -> 16-d 'embedder': flatten and a fixed random projection (seeded)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).normal(size=(3 * 32 * 32, 16)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["x"], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "w"], ["y"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 16])],
+        initializer=[numpy_helper.from_array(w, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def test_calibrate_your_own_onnx_model_in_one_command(
+    mini_faces: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simkyc.cli import app
+    from simkyc.config import get_settings
+
+    model = tmp_path / "tiny.onnx"
+    _tiny_onnx(model)
+    out = tmp_path / "cal.json"
+    monkeypatch.setenv("SIMKYC_HOME", str(home))
+    get_settings.cache_clear()
+    args = ["eval", "calibrate-model", str(model), "--name", "tiny", "--input-size", "32"]
+    result = CliRunner().invoke(app, [*args, "--faces", str(mini_faces), "--output", str(out)])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    cal = json.loads(out.read_text())
+    assert cal["embedder"] == "tiny" and len(cal["embedder_version"]) == 12
+    point = cal["operating_points"]["1e-2"]
+    assert -1.0 <= point["threshold"] <= 1.0 and point["impostor_comparisons"] >= 100
+    assert set(cal["per_group"]["1e-2"]) == {"east_asian", "other"}
+    assert all(g["fmr"] <= 1e-2 for g in cal["per_group"]["1e-2"].values())
+    bad = CliRunner().invoke(app, ["eval", "calibrate-model", str(tmp_path / "none.onnx"), "--name", "x"])
+    assert bad.exit_code == 2 and "MODEL_MISSING" in bad.output
+
+
+def test_adapt_command_writes_a_loadable_versioned_artefact(
+    mini_faces: Path, home: Path, mini_dev: DevEmbeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simkyc.cli import app
+    from simkyc.config import get_settings
+
+    monkeypatch.setenv("SIMKYC_HOME", str(home))
+    get_settings.cache_clear()
+    out, cal = tmp_path / "adaptation.json", tmp_path / "cal.json"
+    args = ["eval", "adapt", "--faces", str(mini_faces), "--output", str(out), "--calibration", str(cal)]
+    result = CliRunner().invoke(app, args)
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    ad = Adaptation.from_dict(json.loads(out.read_text()))
+    ad.check_embedder(mini_dev.embedder, mini_dev.embedder_version)
+    assert ad.version in result.output
+    assert json.loads(cal.read_text())["embedder"] == f"{mini_dev.embedder}+{ad.name}"

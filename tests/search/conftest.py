@@ -1,0 +1,47 @@
+"""Builders for the search tests: templates with identity structure, and one factory per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from search_builders import DIM, KEY_A, KEY_B, IndexFactory
+
+from simkyc.search import HnswIndex, MilvusIndex, NumpyIndex, ProtectedTransform
+from simkyc.search._types import TemplateIndex
+
+
+@pytest.fixture(scope="session")
+def transform_a() -> ProtectedTransform:
+    return ProtectedTransform.from_key(KEY_A, dim=DIM)
+
+
+@pytest.fixture(scope="session")
+def transform_b() -> ProtectedTransform:
+    return ProtectedTransform.from_key(KEY_B, dim=DIM)
+
+
+@pytest.fixture(params=["numpy", "hnsw", "milvus"])
+def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
+    """A factory for one backend; indexes made twice from it share storage (a restart)."""
+    made: list[MilvusIndex] = []
+
+    def factory(transform: ProtectedTransform) -> TemplateIndex:
+        if request.param == "numpy":
+            return NumpyIndex.open(tmp_path / "t.npz", transform)
+        if request.param == "hnsw":
+            # exact_below=0: even a tiny gallery goes through the graph and the re-ranking
+            index = HnswIndex.open(tmp_path / "t.npz", transform)
+            index.exact_below = 0
+            return index
+        milvus = MilvusIndex(
+            str(tmp_path / "m.db"), transform, index_params={"nlist": 8}, search_params={"nprobe": 8}
+        )
+        made.append(milvus)
+        return milvus
+
+    factory.backend = request.param  # type: ignore[attr-defined]
+    yield factory
+    for index in made:
+        index.close()

@@ -1,0 +1,67 @@
+"""Fixtures of the service tests: a database per test on SQLite and on PostgreSQL, real-data captures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from regkit import IMPOSTOR, REAL_CLIP, MemoLiveness, chip_portrait, seed_for
+
+from simkyc.core.faces.types import Image
+from simkyc.core.images import decode_image
+from simkyc.service import liveness as live
+from simkyc.store import Database, KeyRing, open_database
+from simkyc.store.testing import pg_reachable, pg_schema_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'simkyc.db'}"
+        return
+    reason = pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    with pg_schema_url() as url:
+        yield url
+
+
+@pytest.fixture
+def keys() -> KeyRing:
+    return KeyRing.generate()
+
+
+@pytest.fixture
+def db(db_url: str, keys: KeyRing) -> Iterator[Database]:
+    database = open_database(db_url, keys)
+    yield database
+    database.dispose()
+
+
+# --- real data, shared by the end-to-end, byte-scan and CLI tests ---
+
+
+@pytest.fixture(scope="session")
+def clip(videos_dir: Path) -> live.VideoClip:
+    return live.read_video(videos_dir / REAL_CLIP)
+
+
+@pytest.fixture(scope="session")
+def holder_photo(clip: live.VideoClip) -> Image:
+    return chip_portrait(clip.frames[10])
+
+
+@pytest.fixture(scope="session")
+def impostor_photo(faces_dir: Path) -> Image:
+    return chip_portrait(decode_image((faces_dir / IMPOSTOR).read_bytes()))
+
+
+@pytest.fixture(scope="session")
+def memo_liveness() -> MemoLiveness:
+    return MemoLiveness()
+
+
+@pytest.fixture(scope="session")
+def clip_seed() -> int:
+    return seed_for(("blink", "turn_right"))  # what the clip shows: a blink at 5.7 s, a right turn at 7.1 s

@@ -1,0 +1,126 @@
+"""The outlet page end to end in a real browser: a clerk registers a customer from login to decision
+with the live clip on the fake camera; the phone-screen replay of the same man is refused; the
+supervisor, auditor and admin views render. Screenshots of every screen: artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Server, chip_record, launch
+from simkyc.core.documents.id_number import check_character
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+RESULT_TIMEOUT_MS = 240_000
+
+
+def _id_number(order: int) -> str:
+    first17 = f"11010519850312{order:03d}"
+    return first17 + check_character(first17)
+
+
+def _sign_in(page: Any, server: Server, user: str) -> None:
+    page.goto(server.url)
+    page.fill("#login-form input[name=username]", user)
+    page.fill("#login-form input[name=password]", server.accounts[user])
+    page.click("#login-form button[type=submit]")
+
+
+def _register(page: Any, server: Server, record: Path, phone: str, shots: Path, tag: str) -> str:
+    """Clerk flow from sign-in to the result screen; returns the outcome badge's class."""
+    page.goto(server.url)
+    page.wait_for_selector("#screen-login:not([hidden])")
+    if tag == "real":
+        page.screenshot(path=str(shots / "01-login.png"))
+    _sign_in(page, server, "demo-clerk")
+    page.wait_for_selector("#screen-intake:not([hidden])")
+    page.set_input_files("#chip-file", str(record))
+    page.wait_for_function("document.querySelector('#intake-form [name=id_number]').value.length === 18")
+    page.fill("#intake-form [name=phone_number]", phone)
+    assert page.input_value("#intake-form [name=name]") == "张伟"
+    page.screenshot(path=str(shots / f"02-intake-{tag}.png"))
+    page.click("#intake-form button[type=submit]")
+    page.wait_for_selector("#screen-consent:not([hidden])")
+    if tag == "real":
+        page.screenshot(path=str(shots / "03-consent.png"))
+    page.check("#consent-box")
+    page.click("#consent-go")
+    page.wait_for_selector("#screen-camera:not([hidden])")
+    page.wait_for_function("document.querySelector('#prompt').textContent.startsWith('请')", timeout=60_000)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(shots / f"04-camera-{tag}.png"))
+    page.wait_for_selector("#screen-result:not([hidden])", timeout=RESULT_TIMEOUT_MS)
+    page.screenshot(path=str(shots / f"05-result-{tag}.png"))
+    return str(page.get_attribute("#result-badge", "class"))
+
+
+def test_clerk_registers_a_live_customer(server: Server, clips: dict[str, Path], shots: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    record = chip_record(
+        clips["real"].with_name("chip-real.json"), id_number=_id_number(11), portrait=clips["portrait"]
+    )
+    with sync_playwright() as p:
+        browser = launch(p, clips["real"])
+        page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
+        badge = _register(page, server, record, "13912345678", shots, "real")
+        reasons = page.inner_text("#result-reasons")
+        assert "APPROVED" in badge, f"{badge}: {reasons}\n{server.log.read_text()[-2000:]}"
+        assert "13912345678" in page.inner_text("#result-words")
+        page.click("#lang")  # the same result in English
+        assert "Approved" in page.inner_text("#result-badge")
+        page.screenshot(path=str(shots / "06-result-real-en.png"))
+        page.click("#lang")
+        page.click("[data-go=mine]")
+        page.wait_for_selector("#mine-table tbody tr")
+        row = page.inner_text("#mine-table tbody tr")
+        assert "110105" in row and re.search(r"\*{6,}", row) and "13912345678" in row
+        page.screenshot(path=str(shots / "07-outlet-records.png"))
+        browser.close()  # type: ignore[attr-defined]
+
+
+def test_screen_replay_is_refused(server: Server, clips: dict[str, Path], shots: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    record = chip_record(
+        clips["fake"].with_name("chip-fake.json"), id_number=_id_number(33), portrait=clips["portrait"]
+    )
+    with sync_playwright() as p:
+        browser = launch(p, clips["fake"])
+        page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
+        badge = _register(page, server, record, "13912345679", shots, "replay")
+        assert "APPROVED" not in badge
+        assert page.locator("#result-reasons li").count() >= 1
+        browser.close()  # type: ignore[attr-defined]
+
+
+def test_supervisor_auditor_admin_views(server: Server, clips: dict[str, Path], shots: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p, clips["real"])
+        page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
+        _sign_in(page, server, "demo-supervisor")
+        page.wait_for_selector("#screen-reviews:not([hidden])")
+        page.wait_for_function("document.querySelector('#review-case').textContent.length > 0")
+        page.screenshot(path=str(shots / "08-supervisor-reviews.png"))
+        page.click("#logout")
+        _sign_in(page, server, "demo-auditor")
+        page.wait_for_selector("#screen-audit:not([hidden])")
+        page.wait_for_selector("#chain.ok", timeout=30_000)
+        assert page.locator("#audit-table tbody tr").count() >= 1
+        page.screenshot(path=str(shots / "09-auditor-audit.png"), full_page=True)
+        page.click("[data-go=dashboard]")
+        page.wait_for_selector("#chart-days svg")
+        assert page.locator("#chart-days svg rect").count() >= 1
+        page.screenshot(path=str(shots / "10-auditor-dashboard.png"), full_page=True)
+        page.click("#logout")
+        _sign_in(page, server, "admin")
+        page.wait_for_selector("#users-table tbody tr")
+        assert page.locator("#users-table tbody tr").count() >= 4
+        page.screenshot(path=str(shots / "11-admin.png"), full_page=True)
+        browser.close()  # type: ignore[attr-defined]
