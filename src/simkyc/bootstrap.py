@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from simkyc.core.policy import Policy, Thresholds
     from simkyc.models.ocr import OcrEngine
     from simkyc.search import TemplateIndex
+    from simkyc.service.liveness import LivenessModels
     from simkyc.service.registration import LivenessRunner, RegistrationDeps
     from simkyc.store.crypto import KeyRing
     from simkyc.store.uow import Database, UnitOfWork
@@ -34,6 +35,7 @@ __all__ = [
     "default_embedder",
     "face_pipeline",
     "keyring",
+    "liveness_models",
     "load_calibration",
     "ocr_engine",
     "policy",
@@ -172,8 +174,7 @@ def registration_liveness() -> LivenessRunner:
     from simkyc.core.liveness.types import Frame, LivenessResult
     from simkyc.service import liveness as live
 
-    factory = globals().get("liveness_models")
-    models = factory() if callable(factory) else live.LivenessModels.load(embedder=default_embedder())
+    models = liveness_models()
 
     def run(challenge: Challenge, frames: Sequence[Frame]) -> LivenessResult:
         return live.run_liveness(frames, challenge, models=models)
@@ -206,3 +207,17 @@ def registration_deps() -> RegistrationDeps:
         liveness=registration_liveness,
         index=registration_index,
     )
+
+
+# --- liveness ----------------------------------------------------------------------------------
+
+
+@cache
+def liveness_models() -> LivenessModels:
+    """BlazeFace, FaceMesh and the iris model for liveness sessions, with the default embedder for the same-face check.
+
+    Not thread-safe (LiteRT interpreters): one per worker process.
+    """
+    from simkyc.service.liveness import LivenessModels
+
+    return LivenessModels.load(embedder=default_embedder())

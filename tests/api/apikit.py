@@ -93,3 +93,27 @@ def open_registration(
     out: dict[str, object] = r.json()
     out["_id_number"] = id_number
     return out
+
+
+def stream(
+    api: Api, registration_id: str, issued_at: float, frames: list[tuple[bytes, float]]
+) -> dict[str, object]:
+    """Push a clip's JPEG frames (anchored just after the challenge was issued) in batches of 10, as
+    the page does, then finish; returns the decision."""
+    t0 = issued_at + 0.3
+    headers = api.headers["demo-clerk"]
+    for k in range(0, len(frames), 10):
+        batch = frames[k : k + 10]
+        r = api.client.post(
+            f"/api/registrations/{registration_id}/frames",
+            headers=headers,
+            data={"timestamps": json.dumps([t0 + off for _, off in batch])},
+            files=[("frames", (f"{j}.jpg", jpg, "image/jpeg")) for j, (jpg, _) in enumerate(batch)],
+        )
+        assert r.status_code == 200, r.text
+        if r.json()["finished"]:
+            break
+    r = api.client.post(f"/api/registrations/{registration_id}/finish", headers=headers)
+    assert r.status_code == 200, r.text
+    out: dict[str, object] = r.json()
+    return out

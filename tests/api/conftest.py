@@ -64,3 +64,15 @@ def face_a(faces_dir: Path) -> tuple[bytes, bytes]:
 def face_b(faces_dir: Path) -> bytes:
     """Another person."""
     return sorted((faces_dir / "lfw" / "images" / "Angelina_Jolie").glob("*.jpg"))[0].read_bytes()
+
+
+@pytest.fixture(scope="session")
+def live_clip(videos_dir: Path) -> tuple[bytes, list[tuple[bytes, float]]]:
+    """real.mov as JPEG frames with their offsets, and one early frame as the ID portrait."""
+    from apikit import jpeg
+
+    from simkyc.service.liveness import read_video
+
+    clip = read_video(videos_dir / "liveness_pyimagesearch_demo_ZubairCracksCode" / "real.mov")
+    frames = [(jpeg(img, 85), off) for img, off in zip(clip.frames, clip.offsets, strict=True)]
+    return jpeg(clip.frames[5]), frames

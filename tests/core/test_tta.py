@@ -16,7 +16,8 @@ class _MeanColourEmbedder:
     chip_size = 8
 
     def embed(self, chip: np.ndarray) -> np.ndarray:
-        return self.embed_batch([chip])[0]
+        out: np.ndarray = self.embed_batch([chip])[0]
+        return out
 
     def embed_batch(self, chips: list[np.ndarray]) -> np.ndarray:
         v = np.stack([np.concatenate([c[:, :4].mean((0, 1)), c[:, 4:].mean((0, 1))]) for c in chips])

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from simkyc.core.faces.adapt import Adaptation, adapt
 from simkyc.core.faces.fusion import fused_score
+from simkyc.core.faces.quality import QualityReport
 from simkyc.eval.abstain import quality_score
 from simkyc.eval.adapt_train import train_adaptation
 from simkyc.eval.devset import DevEmbeddings, compute_dev_embeddings
@@ -48,7 +49,8 @@ def mini_faces(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     chosen = []
     for row in sorted(rows, key=lambda r: (r["source"] != "nuaa_spoof_print", r["path"])):
         want = PICK.get(row["identity"], 0)
-        if taken[row["identity"]] < want and (row["source"] != "nuaa_spoof_print" or taken[row["identity"]] < 2):
+        printed = row["source"] == "nuaa_spoof_print"
+        if taken[row["identity"]] < want and (not printed or taken[row["identity"]] < 2):
             taken[row["identity"]] += 1
             chosen.append(row)
     for row in chosen:
@@ -71,10 +73,14 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mini_dev(mini_faces: Path, home: Path) -> DevEmbeddings:
     from simkyc import bootstrap
 
-    return compute_dev_embeddings(mini_faces, bootstrap.face_pipeline(), cache_dir=home / "cache" / "eval", views="flip")
+    return compute_dev_embeddings(
+        mini_faces, bootstrap.face_pipeline(), cache_dir=home / "cache" / "eval", views="flip"
+    )
 
 
-def test_dev_embeddings_are_complete_normalised_and_cached(mini_faces: Path, home: Path, mini_dev: DevEmbeddings) -> None:
+def test_dev_embeddings_are_complete_normalised_and_cached(
+    mini_faces: Path, home: Path, mini_dev: DevEmbeddings
+) -> None:
     assert mini_dev.ok.mean() > 0.9
     x = mini_dev.plain[mini_dev.ok]
     assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
@@ -98,7 +104,9 @@ def test_fusion_on_real_faces_printed_photo_against_live_frames(mini_dev: DevEmb
     d = mini_dev.subset(mini_dev.ok)
     people = [im.person for im in d.images]
     id_like = [im.source == "nuaa_spoof_print" for im in d.images]
-    trials = draw_trials(people, [im.group.value for im in d.images], max_k=3, per_person=3, seed=0, id_like=id_like)
+    trials = draw_trials(
+        people, [im.group.value for im in d.images], max_k=3, per_person=3, seed=0, id_like=id_like
+    )
     nuaa = [t for t in trials if t.person == "0001_nuaa"]
     assert nuaa and all(d.images[t.reference].source == "nuaa_spoof_print" for t in nuaa)
     for rule in ("template", "mean"):
@@ -136,13 +144,10 @@ def test_low_quality_capture_scores_lower_quality(faces_dir: Path) -> None:
     small = cv2.resize(cv2.GaussianBlur(image, (0, 0), 2.0), (90, 90))
     good, bad = pipe.locate(image).quality, pipe.locate(np.ascontiguousarray(small)).quality
 
-    def q(r: object) -> float:
+    def q(r: QualityReport) -> float:
         return float(
             quality_score(
-                face_px=[getattr(r, "face_px")],
-                sharpness=[getattr(r, "sharpness")],
-                brightness=[getattr(r, "brightness")],
-                yaw_deg=[getattr(r, "yaw_deg")],
+                face_px=[r.face_px], sharpness=[r.sharpness], brightness=[r.brightness], yaw_deg=[r.yaw_deg]
             )[0]
         )
 

@@ -40,7 +40,9 @@ def test_more_frames_separate_genuine_from_impostor_better() -> None:
 
 
 def test_quality_score_is_the_worst_factor() -> None:
-    q = quality_score(face_px=[150, 30, 150], sharpness=[100, 100, 100], brightness=[128, 128, 128], yaw_deg=[0, 0, 45])
+    q = quality_score(
+        face_px=[150, 30, 150], sharpness=[100, 100, 100], brightness=[128, 128, 128], yaw_deg=[0, 0, 45]
+    )
     assert q[0] == 1.0 and q[1] == 0.0 and q[2] == 0.0
 
 
@@ -54,7 +56,9 @@ def test_rejecting_low_quality_removes_errors_when_quality_predicts_them() -> No
     assert curve.fnmr[0] > curve.fnmr[1] > curve.fnmr[2]
     assert np.allclose(curve.rejected, [0.0, 0.1, 0.3], atol=0.01)
     # a quality unrelated to the score leaves FNMR roughly where it was
-    flat = error_versus_reject(genuine, rng.uniform(size=5000), impostor, iq, threshold=0.6, fractions=[0.0, 0.3])
+    flat = error_versus_reject(
+        genuine, rng.uniform(size=5000), impostor, iq, threshold=0.6, fractions=[0.0, 0.3]
+    )
     assert abs(flat.fnmr[1] - flat.fnmr[0]) < 0.5 * (curve.fnmr[0] - curve.fnmr[2])
     rates = rates_with_abstention(genuine, gq < 0.1, impostor, iq < 0.1, threshold=0.6)
     assert rates["fnmr"] < curve.fnmr[0] and 0.05 < rates["retry_genuine"] < 0.15

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from regkit import IMPOSTOR, REAL_CLIP, MemoLiveness, chip_portrait, seed_for
 
 from simkyc.core.faces.types import Image
 from simkyc.core.images import decode_image
-from simkyc.service import liveness as live
 from simkyc.store import Database, KeyRing, open_database
 from simkyc.store.testing import pg_reachable, pg_schema_url
+
+if TYPE_CHECKING:
+    from simkyc.service import liveness as live
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -44,7 +47,9 @@ def db(db_url: str, keys: KeyRing) -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def clip(videos_dir: Path) -> live.VideoClip:
-    return live.read_video(videos_dir / REAL_CLIP)
+    from simkyc.service.liveness import read_video
+
+    return read_video(videos_dir / REAL_CLIP)
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +70,15 @@ def memo_liveness() -> MemoLiveness:
 @pytest.fixture(scope="session")
 def clip_seed() -> int:
     return seed_for(("blink", "turn_right"))  # what the clip shows: a blink at 5.7 s, a right turn at 7.1 s
+
+
+@pytest.fixture(scope="session")
+def calibrated() -> None:
+    """Real-data decisions need the shipped face calibration (issue 2's `simkyc eval calibrate`)."""
+    from simkyc import bootstrap
+    from simkyc.errors import ModelError
+
+    try:
+        bootstrap.load_calibration()
+    except ModelError as exc:
+        pytest.skip(f"no face calibration shipped yet: {exc.message}")

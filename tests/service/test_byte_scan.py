@@ -20,7 +20,7 @@ from simkyc.store import KeyRing, open_database
 from simkyc.store.fields import aad_template, template_from_bytes, template_to_bytes
 from simkyc.store.schema import face_template
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("calibrated")]
 
 # JPEG start-of-image + the usual first segments (JFIF, Exif, quantisation table, Adobe), and PNG.
 MAGIC = {f"jpeg-{m:02x}": b"\xff\xd8\xff" + bytes([m]) for m in (0xE0, 0xE1, 0xDB, 0xEE)}

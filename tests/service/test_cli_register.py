@@ -19,7 +19,7 @@ from simkyc.core.faces.types import Image
 from simkyc.store import open_database
 from simkyc.store.crypto import load_keyring
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("calibrated")]
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -28,7 +28,7 @@ from simkyc.service import registration as reg
 from simkyc.service.audit import verify_audit
 from simkyc.store import Database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("calibrated")]
 
 
 def _register(
@@ -100,3 +100,8 @@ def test_holder_registers_impostor_refused_duplicate_reviewed(
         == "no_record"
     )
     assert verify_audit(db).ok
+    print(
+        f"\nend to end [{db.dialect}]: holder {ok.scores['match']:.3f} APPROVED, impostor {bad.scores['match']:.3f} "
+        f"REJECTED, same face under a 2nd ID {dup.scores['match']:.3f} REVIEW (accept {th.accept:.3f}, "
+        f"review {th.review:.3f}, duplicate {th.duplicate:.3f})"
+    )

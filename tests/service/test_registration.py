@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from simkyc.core.liveness.types import Frame
 from simkyc.core.policy import Outcome, Policy
-from simkyc.errors import ConflictError, DocumentError, InputError, PolicyError, Reason
+from simkyc.errors import AuthError, ConflictError, DocumentError, InputError, PolicyError, Reason
 from simkyc.search import NumpyIndex, ProtectedTransform
 from simkyc.service import registration as reg
 from simkyc.service.audit import verify_audit
@@ -127,10 +127,10 @@ def test_retry_keeps_registration_open_until_attempts_run_out(db: Database) -> N
     a1.evidence = type(a1.evidence)(
         liveness_passed=True, match_score=None, quality_findings=(Reason.BLURRY,), attempt=1
     )
-    assert (
-        reg.record_decision(o.registration_id, a1, deps=deps, actor="c", thresholds=THRESHOLDS).outcome
-        is Outcome.RETRY
-    )
+    retry = reg.record_decision(o.registration_id, a1, deps=deps, actor="c", thresholds=THRESHOLDS)
+    assert retry.outcome is Outcome.RETRY and retry.next_challenge is not None
+    assert retry.next_challenge.nonce != o.challenge.nonce  # a fresh challenge for the next capture
+    assert reg.registration_status(o.registration_id, deps=deps)["status"] == "RETRY"
     with db.engine.connect() as c:
         assert c.execute(select(registration.c.id_photo_enc)).scalar() is not None  # still needed
     a1.evidence = type(a1.evidence)(
@@ -173,7 +173,7 @@ def test_submit_frames_with_duplicate_face_goes_to_review_and_supervisor_decides
     assert _count(db, phone_number, phone_number.c.number == "13600000021") == 0
     ev = reg.review_evidence(o2.registration_id, actor=f"supervisor:{s.supervisor_id}", deps=deps)
     assert ev.id_photo is not None and len(ev.frames) == 3
-    with pytest.raises(PolicyError):  # a clerk cannot close a review
+    with pytest.raises(AuthError):  # a clerk cannot close a review
         reg.review(o2.registration_id, approve=True, supervisor_id=s.clerk_id, deps=deps)
     done = reg.review(
         o2.registration_id, approve=False, supervisor_id=s.supervisor_id, note="same face", deps=deps
@@ -280,3 +280,17 @@ def test_reverification_failure_suspends_the_number(db: Database) -> None:
     )
     with db.engine.connect() as c:
         assert c.execute(select(phone_number.c.status)).scalar() == "active"
+
+
+def test_expired_challenge_is_refused_and_replaced(db: Database) -> None:
+    clock = Clock()
+    s = seed(db)
+    faces = FakeFaces()
+    deps = make_deps(db, faces=faces, clock=clock)
+    o = _open(deps, s, 60, "13200000060", test_seed=3)
+    clock.advance(seconds=deps.policy.challenge_ttl_seconds + 1)
+    res = reg.submit_frames(o.registration_id, [Frame(unit_img(1), 0.0)], deps=deps, actor="clerk:1")
+    assert res.outcome is Outcome.RETRY and res.reasons == (Reason.LIVENESS_TIMEOUT,)
+    assert res.next_challenge is not None and res.next_challenge.issued_at == clock.now.timestamp()
+    with db.engine.connect() as c:
+        assert c.execute(select(phone_number)).first() is None

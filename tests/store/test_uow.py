@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, inspect, select
@@ -42,3 +45,14 @@ def test_sqlite_runs_in_wal_mode(db: Database) -> None:
         pytest.skip("SQLite only")
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_sqlite_file_is_owner_only(tmp_path: Path) -> None:
+    from simkyc.store import KeyRing, open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 'h' / 'simkyc.db'}", KeyRing.generate())
+    with db.uow() as uow:
+        uow.audit(actor="t", action="x", obj="o")
+        uow.commit()
+    assert stat.S_IMODE(os.stat(tmp_path / "h" / "simkyc.db").st_mode) == 0o600
+    db.dispose()

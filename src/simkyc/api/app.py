@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Liveness probe for load balancers: the process answers."""
         return {"status": "ok"}
 

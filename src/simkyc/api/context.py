@@ -11,10 +11,10 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, event
 
 from simkyc.api.audit_batch import AuditBatcher
 from simkyc.api.capture import CaptureSessions, PortraitCache
@@ -37,6 +37,28 @@ if TYPE_CHECKING:
 __all__ = ["AppContext", "build_context", "derive_key"]
 
 
+def read_only_engine(engine: Engine) -> Engine:
+    """An engine for reads that never takes SQLite's write lock.
+
+    The store's engine begins every SQLite transaction with `BEGIN IMMEDIATE` (right for use cases
+    that read then write). Pure reads, such as the platform check, would then queue behind every
+    writer and sleep in SQLite's busy handler; in WAL mode a plain deferred read never waits.
+    PostgreSQL reads do not block, so its engine is shared as is.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    ro = create_engine(engine.url, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=8)
+
+    @event.listens_for(ro, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    return ro
+
+
 def derive_key(keys: KeyRing, purpose: str) -> bytes:
     """A purpose-bound 32-byte key derived from the (never rotated) lookup key."""
     return hmac.new(keys.lookup, f"simkyc/{purpose}/v1".encode(), hashlib.sha256).digest()
@@ -48,6 +70,7 @@ class AppContext:
 
     settings: Settings
     db: Database
+    read_db: Database  # same data; reads that must never wait for a writer (platform check, pages)
     signer: SessionSigner
     api_keys: ApiKeyVerifier
     platform_limiter: RateLimiter
@@ -59,11 +82,19 @@ class AppContext:
     models_lock: threading.Lock = field(default_factory=threading.Lock)
     ocr_portraits: PortraitCache = field(default_factory=PortraitCache)
     _lazy: dict[str, Any] = field(default_factory=dict)
-    _lazy_lock: threading.Lock = field(default_factory=threading.Lock)
+    _lazy_lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def engine(self) -> Engine:
         return self.db.engine
+
+    @property
+    def read_engine(self) -> Engine:
+        return self.read_db.engine
+
+    def read_deps(self) -> RegistrationDeps:
+        """Registration deps on the read-only engine, for read-only use cases (the platform check)."""
+        return self.lazy("read_deps", lambda: replace(self.registration_deps(), db=self.read_db))  # type: ignore[no-any-return]
 
     @property
     def keys(self) -> KeyRing:
@@ -128,12 +159,14 @@ def _build_liveness_models() -> LivenessModels:
 
 def build_context(settings: Settings, *, db: Database) -> AppContext:
     """Wire the context from settings and an open database (engine + key ring)."""
-    keys, engine = db.keys, db.engine
+    keys = db.keys
+    read_db = Database(engine=read_only_engine(db.engine), keys=keys)
     return AppContext(
         settings=settings,
         db=db,
+        read_db=read_db,
         signer=SessionSigner(key=derive_key(keys, "session"), ttl=settings.session_minutes * 60.0),
-        api_keys=ApiKeyVerifier(engine=engine, pepper=derive_key(keys, "api-key")),
+        api_keys=ApiKeyVerifier(engine=read_db.engine, pepper=derive_key(keys, "api-key")),
         platform_limiter=RateLimiter(rate=settings.platform_rate_per_s, burst=settings.platform_burst),
         lockout=LivenessLockout(
             LockoutConfig(

@@ -2,7 +2,9 @@
 and the platform key.
 
 Every staff route names the roles it admits through one of these aliases, so a route without a role
-check cannot be written by accident (tests/api/test_roles.py walks the whole route table).
+check cannot be written by accident (tests/api/test_api_roles.py walks the whole route table).
+The dependencies are `async` because they only do in-memory work (HMAC checks, cached key
+lookups): that spares each request a hop through the thread pool.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = [
 _bearer = HTTPBearer(auto_error=False, description="Session token from POST /api/auth/login")
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -40,7 +42,7 @@ def get_ctx(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_principal(
+async def get_principal(
     ctx: Ctx, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The staff member behind the bearer token; AuthError(NOT_AUTHENTICATED) without a valid one."""
@@ -50,7 +52,7 @@ def get_principal(
 
 
 def _roles(*roles: Role) -> object:
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         return require_role(principal, *roles)
 
     check.__name__ = "require_" + "_or_".join(r.value for r in roles)
@@ -66,7 +68,7 @@ Auditor = Annotated[Principal, _roles(Role.AUDITOR, Role.ADMIN)]
 Admin = Annotated[Principal, _roles(Role.ADMIN)]
 
 
-def get_platform_key(
+async def get_platform_key(
     ctx: Ctx,
     x_api_key: Annotated[str | None, Header(description="Platform API key (sk_...)")] = None,
 ) -> ApiKeyPublic:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -96,10 +97,9 @@ def embed_dev(
     ] = "all",
 ) -> None:
     """Embed every identity-labelled dev image with the default pipeline (run with `nice`; resumable)."""
-    from simkyc import bootstrap
 
     with refusals_exit_2():
-        dev = _embed(faces, bootstrap.face_pipeline(), views=views, subset=subset)
+        dev = _embed(faces, base_pipeline(), views=views, subset=subset)
     console.print(
         f"{int(dev.ok.sum())} of {len(dev.ok)} images have a face; views cached: {sorted(dev.views)}"
     )
@@ -122,17 +122,16 @@ def accuracy(
     seed: Annotated[int, typer.Option(help="Seed of the fold assignment and fusion trials.")] = 0,
 ) -> None:
     """FNMR at FMR 1e-3/1e-4 per group: baseline, fusion, TTA, adaptation, abstention; writes JSON, PNGs."""
-    from simkyc import bootstrap
     from simkyc.config import get_settings
     from simkyc.eval.accuracy import plot_reports, run_studies
 
     with refusals_exit_2():
-        dev = _embed(faces, bootstrap.face_pipeline())
-        report = run_studies(dev, k_folds=folds, seed=seed, shipped_threshold=_shipped_thresholds())
+        dev = _embed(faces, base_pipeline())
+        report, nap = run_studies(dev, k_folds=folds, seed=seed, shipped_threshold=_shipped_thresholds())
         target = out or get_settings().home / "eval" / "accuracy"
         target.mkdir(parents=True, exist_ok=True)
         (target / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
-        pngs = plot_reports(dev, report, target, k_folds=folds, seed=seed)
+        pngs = plot_reports(dev, report, target, k_folds=folds, seed=seed, nap=nap)
     _print_rows(report["rows"])
     console.print(f"wrote {target / 'report.json'} and {', '.join(p.name for p in pngs)}")
 
@@ -172,7 +171,7 @@ def _adaptation_path(embedder: str) -> Path:
 
 def adapt(
     faces: FacesOpt = None,
-    variant: Annotated[str, typer.Option(help="wccn | wccn-s0.3 | wccn-lda96 | wccn-lda64")] = "wccn",
+    method: Annotated[str, typer.Option(help="nap (default) or wccn-lda (for comparison only).")] = "nap",
     output: Annotated[
         Path | None, typer.Option(help="File to write (default simkyc/data/adaptation-EMBEDDER.json).")
     ] = None,
@@ -180,37 +179,55 @@ def adapt(
         Path | None,
         typer.Option(help="Also write a per-group calibration of the adapted templates to this file."),
     ] = None,
+    folds: Annotated[int, typer.Option(help="Identity-disjoint folds for choosing NAP's parameters.")] = 5,
 ) -> None:
-    """Train the template adaptation on all dev identities (deterministic, seconds) and write it as JSON."""
-    from simkyc import bootstrap
+    """Train the template adaptation on all dev identities (deterministic, about a minute) and write JSON."""
     from simkyc.core.faces.adapt import adapt as apply
-    from simkyc.eval.accuracy import ADAPT_VARIANTS
-    from simkyc.eval.adapt_train import train_adaptation
+    from simkyc.eval.adapt_train import select_nap, train_adaptation
     from simkyc.eval.calibrate_groups import calibrate_by_group
+    from simkyc.eval.groups import fold_array
 
     with refusals_exit_2():
-        if variant not in ADAPT_VARIANTS:
-            raise typer.BadParameter(f"unknown variant {variant!r}")
-        dev = _embed(faces, bootstrap.face_pipeline())
+        if method not in ("nap", "wccn-lda"):
+            raise typer.BadParameter(f"unknown method {method!r}")
+        dev = _embed(faces, base_pipeline())
         d = dev.subset(dev.ok)
-        people = [im.person for im in d.images]
+        people = np.array([im.person for im in d.images])
+        groups = np.array([im.group.value for im in d.images])
         statement = _data_statement(d)
-        ad = train_adaptation(
-            d.plain,
-            people,
-            embedder=d.embedder,
-            embedder_version=d.embedder_version,
-            meta={"data": statement, "command": f"simkyc eval adapt --variant {variant}", "variant": variant},
-            **ADAPT_VARIANTS[variant],
-        )
+        meta: dict[str, Any] = {"data": statement, "command": f"simkyc eval adapt --method {method}"}
+        if method == "nap":
+            fold = fold_array(d.images, k=folds) if len(set(people.tolist())) >= 2 * folds else None
+            if fold is None:
+                raise typer.BadParameter("too few people to choose the adaptation's parameters")
+            params, results = select_nap(d.plain, people, groups, fold)
+            meta["selection"] = {
+                "criterion": "worst group's FNMR at the strictest group's threshold for FMR 1e-3",
+                "folds": folds,
+                "chosen": {"k": params.k, "keep": params.keep, "centre": params.centre},
+                "cv_worst_fnmr": results[params],
+            }
+            ad = train_adaptation(
+                d.plain,
+                people,
+                groups=groups,
+                nap=params,
+                embedder=d.embedder,
+                embedder_version=d.embedder_version,
+                meta=meta,
+            )
+        else:
+            ad = train_adaptation(
+                d.plain, people, embedder=d.embedder, embedder_version=d.embedder_version, meta=meta
+            )
         target = output or _adaptation_path(d.embedder)
         target.write_text(json.dumps(ad.to_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
         console.print(f"wrote {target} ({ad.name} {ad.version}, {ad.in_dim} -> {ad.out_dim})")
         if calibration is not None:
             cal = calibrate_by_group(
                 apply(ad, d.plain),
-                people,
-                [im.group.value for im in d.images],
+                people.tolist(),
+                groups.tolist(),
                 embedder=f"{d.embedder}+{ad.name}",
                 embedder_version=f"{d.embedder_version}+{ad.version}",
                 data=statement + f"; templates adapted by {ad.name} {ad.version} trained on the same data",
@@ -219,6 +236,18 @@ def adapt(
             calibration.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
             _print_calibration(cal)
             console.print(f"wrote {calibration}")
+
+
+def base_pipeline() -> Any:
+    """The default pipeline without any adaptation: adaptations are trained on raw templates."""
+    from simkyc import bootstrap
+    from simkyc.core.faces.adapt import AdaptedEmbedder
+    from simkyc.core.faces.pipeline import FacePipeline
+
+    pipe = bootstrap.face_pipeline()
+    if isinstance(pipe.embedder, AdaptedEmbedder):
+        return FacePipeline(pipe.detector, pipe.aligner, pipe.embedder.base, pipe.fallback_detector)
+    return pipe
 
 
 def _data_statement(d: Any) -> str:
@@ -258,7 +287,6 @@ def calibrate_model(
     """Calibrate your own ONNX embedder on the dev identities: per-group thresholds for FMR 1e-2/1e-3/1e-4."""
     import hashlib
 
-    from simkyc import bootstrap
     from simkyc.core.faces.pipeline import FacePipeline
     from simkyc.eval.calibrate_groups import calibrate_by_group
     from simkyc.models.onnx_embedder import OnnxEmbedder
@@ -279,7 +307,7 @@ def calibrate_model(
             version=version,
             layout=lay,
         )
-        base = bootstrap.face_pipeline()
+        base = base_pipeline()
         pipeline = FacePipeline(base.detector, base.aligner, embedder, base.fallback_detector)
         dev = _embed(faces, pipeline, limit=limit)
         d = dev.subset(dev.ok)

@@ -32,12 +32,13 @@ def verify(
     console.print(
         f"entries {rep.entries}  checkpoints {rep.checkpoints}  head {rep.head_seq}:{rep.head_hash[:16]}",
         highlight=False,
+        soft_wrap=True,
     )
     if rep.ok:
         console.print("audit log OK")
         return
     for p in rep.problems:
-        err_console.print(f"AUDIT_CHAIN_BROKEN: {p}", highlight=False)
+        err_console.print(f"AUDIT_CHAIN_BROKEN: {p}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
@@ -54,4 +55,6 @@ def checkpoint() -> None:
     if head is None:
         console.print("audit log is empty")
         return
-    console.print(f"seq {head[0]} hash {head[1]} key {public_key_hex(db.keys)}", highlight=False)
+    console.print(
+        f"seq {head[0]} hash {head[1]} key {public_key_hex(db.keys)}", highlight=False, soft_wrap=True
+    )

@@ -8,6 +8,7 @@ calibration file.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -342,7 +343,7 @@ def calibrate(
             r = fnmr_at_fmr(genuine, impostors, fmr)
             points[fmr_key(fmr)] = OperatingPoint(
                 fmr_target=fmr,
-                threshold=round(r.threshold, 6),
+                threshold=math.ceil(r.threshold * 1e6) / 1e6,  # round up: never admit more impostors
                 fmr_measured=r.fmr,
                 fnmr_measured=r.fnmr,
                 impostor_comparisons=r.n_impostor,
@@ -359,7 +360,15 @@ def calibrate(
                 "(LFW View 1, deepface, face_recognition, East Asian public figures, NUAA, see its README)"
             ),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
-            extra={"system_key": key, "score": "cosine similarity of L2-normalised templates"},
+            extra={
+                "system_key": key,
+                "score": "cosine similarity of L2-normalised templates",
+                "fnmr_by_source": {
+                    src: {k: float(np.mean(scored.split(src)[0] < p.threshold)) for k, p in points.items()}
+                    for src in sorted(set(scored.sources))
+                    if scored.split(src)[0].size
+                },
+            },
         )
         target = output or _package_calibration_path()
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,8 @@ def show() -> None:
         ring = db.keys
     for kid in sorted(ring.encryption):
         mark = "*" if kid == ring.active else " "
-        console.print(f"{mark} {kid}  rows {used.get(kid, 0)}", highlight=False)
-    console.print(f"audit signing public key {public_key_hex(ring)}", highlight=False)
+        console.print(f"{mark} {kid}  rows {used.get(kid, 0)}", highlight=False, soft_wrap=True)
+    console.print(f"audit signing public key {public_key_hex(ring)}", highlight=False, soft_wrap=True)
 
 
 @keys_app.command("rotate")
@@ -47,9 +47,9 @@ def rotate(
 
     with refusals_exit_2():
         rep = rotate_keys(bootstrap.database(), grace_seconds=grace, keep_old=keep_old)
-    console.print(f"active key {rep.new_key_id}", highlight=False)
+    console.print(f"active key {rep.new_key_id}", highlight=False, soft_wrap=True)
     for table, n in rep.reencrypted.items():
-        console.print(f"re-encrypted {table}: {n}", highlight=False)
-    console.print(f"retired {', '.join(rep.retired) or '-'}", highlight=False)
+        console.print(f"re-encrypted {table}: {n}", highlight=False, soft_wrap=True)
+    console.print(f"retired {', '.join(rep.retired) or '-'}", highlight=False, soft_wrap=True)
     if rep.still_used:
-        console.print(f"still in use (run again): {rep.still_used}", highlight=False)
+        console.print(f"still in use (run again): {rep.still_used}", highlight=False, soft_wrap=True)

@@ -112,7 +112,7 @@ def start(
         )
     ch = opened.challenge
     deadline = datetime.fromtimestamp(ch.deadline, UTC).strftime("%H:%M:%S UTC")
-    console.print(f"registration {opened.registration_id}", highlight=False)
+    console.print(f"registration {opened.registration_id}", highlight=False, soft_wrap=True)
     console.print(
         f"ID {opened.id_masked}  phone {opened.phone}  policy {opened.policy_version}", highlight=False
     )
@@ -120,6 +120,7 @@ def start(
         f"challenge: {' -> '.join(a.value for a in ch.actions)}  "
         f"(nonce {ch.nonce[:8]}..., deadline {deadline})",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -128,18 +129,22 @@ def _print_result(res: object) -> None:
 
     assert isinstance(res, RegistrationResult)
     score = res.scores.get("match")
-    console.print(f"decision {res.outcome.value}", highlight=False)
-    console.print(f"reasons  {' '.join(str(r) for r in res.reasons) or '-'}", highlight=False)
+    console.print(f"decision {res.outcome.value}", highlight=False, soft_wrap=True)
+    console.print(f"reasons  {' '.join(str(r) for r in res.reasons) or '-'}", highlight=False, soft_wrap=True)
     if score is not None:
         th = res.thresholds
         console.print(
             f"score    {score:.3f}  "
             f"(accept >= {th.get('accept', 0):.3f}, review >= {th.get('review', 0):.3f})",
             highlight=False,
+            soft_wrap=True,
         )
     for c in res.candidates:
-        console.print(f"candidate {c.id_masked}  score {c.score:.3f}", highlight=False)
-    console.print(f"policy   {res.policy_version}", highlight=False)
+        console.print(f"candidate {c.id_masked}  score {c.score:.3f}", highlight=False, soft_wrap=True)
+    console.print(f"policy   {res.policy_version}", highlight=False, soft_wrap=True)
+    if res.next_challenge is not None:
+        acts = " -> ".join(a.value for a in res.next_challenge.actions)
+        console.print(f"retry with a new capture; challenge: {acts}", highlight=False, soft_wrap=True)
 
 
 @register_app.command("frames")
@@ -217,7 +222,9 @@ def cancel(
 
     with refusals_exit_2():
         gone = cancel_number(number, actor=actor, deps=bootstrap.registration_deps())
-    console.print(f"cancelled {number}" + ("; face template deleted" if gone else ""), highlight=False)
+    console.print(
+        f"cancelled {number}" + ("; face template deleted" if gone else ""), highlight=False, soft_wrap=True
+    )
 
 
 @register_app.command("report")
@@ -238,6 +245,7 @@ def report(
             f"{r.number}  {r.operator_id}  {r.status:9s}  "
             f"since {r.bound_at:%Y-%m-%d}  outlet {r.outlet_code}",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -11,7 +11,7 @@ from simkyc.cli._common import console, refusals_exit_2
 __all__ = ["register", "retention_app"]
 
 retention_app = typer.Typer(
-    no_args_is_help=True, help="Retention sweeps (rules in the policy's [retention])."
+    no_args_is_help=True, help="Retention sweeps (rules in the policy file's retention section)."
 )
 
 
@@ -28,4 +28,4 @@ def run() -> None:
     with refusals_exit_2():
         rep = run_retention(bootstrap.database(), rules=bootstrap.policy().retention, now=datetime.now(UTC))
     for line in rep.lines():
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)

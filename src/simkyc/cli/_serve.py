@@ -8,6 +8,7 @@ their one-time passwords: they are stored only as argon2 hashes, so they cannot 
 from __future__ import annotations
 
 import secrets
+import sys
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -104,6 +105,7 @@ def serve(
     if first is not None:
         _print_first_run(first, url)
     console.print(f"Serving at {url}  (API docs {url}api/docs, metrics {url}metrics)", highlight=False)
+    sys.stdout.flush()  # the one-time passwords must reach a log file before requests arrive
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -21,31 +21,49 @@ import numpy.typing as npt
 
 from simkyc.core.faces.adapt import Adaptation, adapt
 from simkyc.eval.abstain import error_versus_reject, quality_score
-from simkyc.eval.adapt_train import train_adaptation
+from simkyc.eval.adapt_train import NapParams, select_nap, train_adaptation
 from simkyc.eval.bygroup import PairScores, all_pair_scores, rates_by_group
 from simkyc.eval.devset import VIEWS, DevEmbeddings, view_names
 from simkyc.eval.fusion import FusionRule, draw_trials, fusion_scores
 from simkyc.eval.groups import fold_array
 
 __all__ = [
-    "ADAPT_VARIANTS",
     "FMRS",
+    "Fit",
     "cross_validated",
     "figures",
+    "nap_fit",
     "plot_reports",
     "run_studies",
+    "wccn_fit",
 ]
 
 FMRS = (1e-3, 1e-4)
 F32 = npt.NDArray[np.float32]
 
-ADAPT_VARIANTS: dict[str, dict[str, Any]] = {
-    "wccn": {"shrinkage": 0.1},
-    "wccn-s0.3": {"shrinkage": 0.3},
-    "wccn-lda96": {"shrinkage": 0.1, "out_dim": 96},
-    "wccn-lda64": {"shrinkage": 0.1, "out_dim": 64},
-}
-"""Candidate adaptations compared on held-out folds; the first row of the table is the default."""
+Fit = Callable[[F32, npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.int64]], Adaptation]
+"""Trains an adaptation from (templates, people, groups, folds) of the training folds."""
+
+
+def nap_fit(embedder: str, version: str, chosen: list[NapParams] | None = None) -> Fit:
+    """NAP with its hyper-parameters selected on the training folds only (nested); records each choice."""
+
+    def fit(x: F32, y: npt.NDArray[Any], g: npt.NDArray[Any], f: npt.NDArray[np.int64]) -> Adaptation:
+        params, _ = select_nap(x, y, g, f)
+        if chosen is not None:
+            chosen.append(params)
+        return train_adaptation(x, y, groups=g, nap=params, embedder=embedder, embedder_version=version)
+
+    return fit
+
+
+def wccn_fit(embedder: str, version: str) -> Fit:
+    """WCCN + LDA (shrinkage 0.1, all dimensions): the textbook adaptation, for comparison."""
+
+    def fit(x: F32, y: npt.NDArray[Any], g: npt.NDArray[Any], f: npt.NDArray[np.int64]) -> Adaptation:
+        return train_adaptation(x, y, embedder=embedder, embedder_version=version, shrinkage=0.1)
+
+    return fit
 
 
 def figures(scores: dict[str, PairScores], *, study: str, variant: str) -> list[dict[str, Any]]:
@@ -61,23 +79,40 @@ def figures(scores: dict[str, PairScores], *, study: str, variant: str) -> list[
     return rows
 
 
+def fold_models(
+    x: F32,
+    people: npt.NDArray[Any],
+    groups: npt.NDArray[Any],
+    folds: npt.NDArray[np.int64],
+    *,
+    fit: Fit,
+) -> dict[int, Adaptation]:
+    """One adaptation per fold f, trained on all other folds (never on fold f's people)."""
+    models: dict[int, Adaptation] = {}
+    for f in sorted(set(folds.tolist())):
+        test = folds == f
+        models[f] = fit(x[~test], people[~test], groups[~test], folds[~test])
+    return models
+
+
+def apply_fold_models(models: dict[int, Adaptation], x: F32, folds: npt.NDArray[np.int64]) -> F32:
+    """Templates of fold f mapped by `models[f]`."""
+    out = np.zeros((len(x), next(iter(models.values())).out_dim), np.float32)
+    for f, ad in models.items():
+        out[folds == f] = adapt(ad, x[folds == f])
+    return out
+
+
 def cross_validated(
     x: F32,
     people: npt.NDArray[Any],
+    groups: npt.NDArray[Any],
     folds: npt.NDArray[np.int64],
     *,
-    fit: Callable[[F32, npt.NDArray[Any]], Adaptation],
+    fit: Fit,
 ) -> F32:
     """Templates of fold f mapped by an adaptation trained on all other folds."""
-    out = np.zeros((len(x), 0), np.float32)
-    for f in sorted(set(folds.tolist())):
-        test = folds == f
-        ad = fit(x[~test], people[~test])
-        y = adapt(ad, x[test])
-        if out.shape[1] != y.shape[1]:
-            out = np.zeros((len(x), y.shape[1]), np.float32)
-        out[test] = y
-    return out
+    return apply_fold_models(fold_models(x, people, groups, folds, fit=fit), x, folds)
 
 
 def _mean_views(views: F32) -> F32:
@@ -92,11 +127,11 @@ def run_studies(
     k_folds: int = 5,
     seed: int = 0,
     shipped_threshold: dict[float, float] | None = None,
-    adapt_variants: Sequence[str] = tuple(ADAPT_VARIANTS),
+    with_wccn: bool = True,
     fusion_ks: Sequence[int] = (1, 3, 5),
     trials_per_person: int = 10,
-) -> dict[str, Any]:
-    """All studies; returns a JSON-ready dict with `rows` (the figures) and curve data for plots."""
+) -> tuple[dict[str, Any], F32]:
+    """All studies: a JSON-ready dict (`rows` = the figures, curve data) and the held-out NAP templates."""
     d = dev.subset(dev.ok)
     people = np.array([im.person for im in d.images])
     groups = np.array([im.group.value for im in d.images])
@@ -124,19 +159,18 @@ def run_studies(
             for r in rates_by_group(base, target_fmr=fmr, threshold=thr):
                 rows.append({"study": "shipped_threshold", "variant": "plain", **asdict(r)})
 
-    # 4. adaptation on identity-disjoint folds
-    fits: dict[str, Callable[[F32, npt.NDArray[Any]], Adaptation]] = {}
+    # 4. adaptation on identity-disjoint folds (NAP selection nested inside the training folds)
+    chosen: list[NapParams] = []
+    fits: dict[str, Fit] = {"nap": nap_fit(dev.embedder, dev.embedder_version, chosen)}
+    if with_wccn:
+        fits["wccn-lda"] = wccn_fit(dev.embedder, dev.embedder_version)
+    models: dict[str, dict[int, Adaptation]] = {}
     adapted: dict[str, F32] = {}
-    for name in adapt_variants:
-
-        def fit(x: F32, y: npt.NDArray[Any], params: dict[str, Any] = ADAPT_VARIANTS[name]) -> Adaptation:
-            return train_adaptation(
-                x, y, embedder=dev.embedder, embedder_version=dev.embedder_version, **params
-            )
-
-        fits[name] = fit
-        adapted[name] = cross_validated(plain, people, folds, fit=fit)
+    for name, fit in fits.items():
+        models[name] = fold_models(plain, people, groups, folds, fit=fit)
+        adapted[name] = apply_fold_models(models[name], plain, folds)
         rows += figures(score(adapted[name]), study="adaptation", variant=name)
+    out["nap_selected_per_fold"] = [asdict(p) for p in chosen]
 
     # 3. test-time augmentation, on the images whose views were computed, against plain on the same images
     for vset, plan in VIEWS.items():
@@ -149,21 +183,13 @@ def run_studies(
         stack = np.stack([d.views[n] for n in names], axis=1)
         rows += figures(score(plain, mask), study="tta", variant=f"{vset}: plain, same images")
         rows += figures(score(_mean_views(stack), mask), study="tta", variant=f"{vset}: {len(names)} views")
-        if adapted:
-            first = next(iter(adapted))
-            sub = np.flatnonzero(mask)
-            per_view = [
-                cross_validated(stack[sub, v], people[sub], folds[sub], fit=fits[first])
-                for v in range(len(names))
-            ]
-            ad_stack = np.zeros((len(plain), len(names), per_view[0].shape[1]), np.float32)
-            ad_stack[sub] = np.stack(per_view, axis=1)
-            rows += figures(score(adapted[first], mask), study="tta", variant=f"{vset}: {first}, same images")
-            rows += figures(
-                score(_mean_views(ad_stack), mask),
-                study="tta",
-                variant=f"{vset}: {first} + {len(names)} views",
-            )
+        ad_stack = np.stack(
+            [apply_fold_models(models["nap"], stack[:, v], folds) for v in range(len(names))], 1
+        )
+        rows += figures(score(adapted["nap"], mask), study="tta", variant=f"{vset}: nap, same images")
+        rows += figures(
+            score(_mean_views(ad_stack), mask), study="tta", variant=f"{vset}: nap + {len(names)} views"
+        )
 
     # 2. multi-frame fusion: NUAA printed photos serve as ID photos against live frames
     id_like = np.array([im.source == "nuaa_spoof_print" for im in d.images])
@@ -180,7 +206,7 @@ def run_studies(
     out["fusion_people"] = {g: len({t.person for t in trials if t.group == g}) for g in sorted(set(groups))}
     sources = {"plain": plain}
     if adapted:
-        sources[f"adapted:{next(iter(adapted))}"] = adapted[next(iter(adapted))]
+        sources["nap"] = adapted["nap"]
     rules: tuple[FusionRule, ...] = ("template", "mean", "max")
     for src_name, x in sources.items():
         for k in fusion_ks:
@@ -227,7 +253,7 @@ def run_studies(
                     )
         out["abstention"][src_name] = curves
     out["rows"] = rows
-    return out
+    return out, adapted["nap"]
 
 
 def _pairs_with_quality(
@@ -258,7 +284,7 @@ def _pairs_with_quality(
 
 
 def plot_reports(
-    dev: DevEmbeddings, report: dict[str, Any], out: Path, *, k_folds: int, seed: int
+    dev: DevEmbeddings, report: dict[str, Any], out: Path, *, k_folds: int, seed: int, nap: F32 | None = None
 ) -> list[Path]:
     """DET curves per group (plain vs the default adaptation) and the error-versus-reject curves."""
     import matplotlib
@@ -272,15 +298,10 @@ def plot_reports(
     people = np.array([im.person for im in d.images])
     groups = np.array([im.group.value for im in d.images])
     folds = fold_array(d.images, k=k_folds, seed=seed)
-    first = next(iter(ADAPT_VARIANTS))
-
-    def fit(x: F32, y: npt.NDArray[Any]) -> Adaptation:
-        return train_adaptation(
-            x, y, embedder=dev.embedder, embedder_version=dev.embedder_version, **ADAPT_VARIANTS[first]
-        )
-
     curves: dict[str, tuple[npt.ArrayLike, npt.ArrayLike]] = {}
-    for label, x in (("plain", d.plain), (first, cross_validated(d.plain, people, folds, fit=fit))):
+    if nap is None:
+        nap = cross_validated(d.plain, people, groups, folds, fit=nap_fit(dev.embedder, dev.embedder_version))
+    for label, x in (("plain", d.plain), ("nap", nap)):
         for g, ps in all_pair_scores(x, people.tolist(), groups.tolist(), folds=folds).items():
             curves[f"{g} {label}"] = (ps.genuine, ps.impostor)
     paths = [plot_det(curves, out / "det_by_group.png", title="DET by group (identity-disjoint folds)")]

@@ -16,7 +16,7 @@ from simkyc.search._hnsw import HnswIndex
 from simkyc.search._maintenance import ConsistencyReport, check_consistency, rebuild, reconcile
 from simkyc.search._milvus import MilvusIndex
 from simkyc.search._numpy import NumpyIndex
-from simkyc.search._settings import SearchSettings, open_index, search_transform
+from simkyc.search._settings import SearchSettings, open_index, open_reconciled, search_transform
 from simkyc.search._transform import ProtectedTransform, load_or_create_key
 from simkyc.search._types import Hit, IndexRecord, TemplateIndex
 
@@ -35,6 +35,7 @@ __all__ = [
     "find_duplicates",
     "load_or_create_key",
     "open_index",
+    "open_reconciled",
     "rebuild",
     "reconcile",
     "search_transform",

@@ -7,6 +7,7 @@ approximate index is measured against.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -16,7 +17,7 @@ import numpy.typing as npt
 
 from simkyc.errors import ConflictError, InputError, Reason
 from simkyc.search._gallery import Gallery
-from simkyc.search._persist import read_arrays, write_arrays
+from simkyc.search._persist import Op, append_journal, drop_journal, read_arrays, read_journal, write_arrays
 from simkyc.search._transform import ProtectedTransform
 from simkyc.search._types import Hit, IndexRecord, as_matrix, as_vector, check_key
 
@@ -36,6 +37,11 @@ class EmbeddedIndex:
         self.dim = transform.dim
         self.path = Path(path) if path is not None else None
         self._gallery = Gallery(self.dim)
+        # persistence state: changes since the last save, and whether the next save must snapshot
+        self._pending: list[Op] = []
+        self._snapshot_due = True
+        self._journal_ops = 0
+        self._generation = ""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.count()} templates, key {self.key_id}>"
@@ -84,13 +90,29 @@ class EmbeddedIndex:
         return len(batch)
 
     def _put(self, ids: list[str], identities: list[str], raw: npt.NDArray[np.float32]) -> None:
-        self._gallery.put(ids, identities, self.transform(raw))
+        protected = self.transform(raw)
+        self._store(ids, identities, protected)
+        if not self._snapshot_due:
+            self._pending.extend(("put", i, w, v) for i, w, v in zip(ids, identities, protected, strict=True))
+            if len(self._pending) > self._journal_limit():
+                self._snapshot_due, self._pending = True, []
+
+    def _store(self, ids: list[str], identities: list[str], protected: npt.NDArray[np.float32]) -> None:
+        self._gallery.put(ids, identities, protected)
+
+    def _unstore(self, template_id: str) -> bool:
+        return self._gallery.delete(template_id) is not None
 
     def remove(self, template_id: str) -> bool:
-        return self._gallery.delete(template_id) is not None
+        if not self._unstore(template_id):
+            return False
+        if not self._snapshot_due:
+            self._pending.append(("del", template_id, "", None))
+        return True
 
     def clear(self) -> None:
         self._gallery.clear()
+        self._snapshot_due, self._pending = True, []
 
     # -- reads --------------------------------------------------------------------------------------
     def count(self) -> int:
@@ -122,12 +144,35 @@ class EmbeddedIndex:
     def _extra_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {}
 
+    def _journal_limit(self) -> int:
+        return max(1024, self.count() // 10)
+
     def save(self, path: Path | None = None) -> None:
-        """Write the index atomically to `path` (default: the path it was opened with)."""
+        """Make every change durable at `path` (default: the path the index was opened with).
+
+        Small changes are appended to a journal beside the file (`<file>.journal`, fsynced);
+        after about a tenth of the gallery, or a clear, or a new path, the whole index is
+        written as a new snapshot (temporary file, fsync, `os.replace`) and the journal dropped.
+        """
         target = Path(path) if path is not None else self.path
         if target is None:
             raise InputError(Reason.INVALID_REQUEST, "this index has no file to save to")
-        write_arrays(target, self._header(), {**self._gallery.to_arrays(), **self._extra_arrays()})
+        snapshot = (
+            self._snapshot_due
+            or target != self.path
+            or not target.is_file()
+            or self._journal_ops + len(self._pending) > self._journal_limit()
+        )
+        if snapshot:
+            generation = uuid.uuid4().hex
+            header = {**self._header(), "generation": generation}
+            write_arrays(target, header, {**self._gallery.to_arrays(), **self._extra_arrays()})
+            drop_journal(target)
+            self._generation, self._journal_ops, self._snapshot_due = generation, 0, False
+        elif self._pending:
+            append_journal(target, self._generation, self._pending)
+            self._journal_ops += len(self._pending)
+        self._pending = []
         self.path = target
 
     @classmethod
@@ -147,6 +192,14 @@ class EmbeddedIndex:
         index = cls(transform, path=path)
         index._gallery = Gallery.from_arrays(transform.dim, arrays)
         index._restore_extra(header, arrays)
+        index._generation = str(header.get("generation", ""))
+        ops = read_journal(Path(path), index._generation) if index._generation else []
+        for op, template_id, identity, vector in ops:
+            if op == "put" and vector is not None and vector.shape == (index.dim,):
+                index._store([template_id], [identity], vector[None, :])
+            elif op == "del":
+                index._unstore(template_id)
+        index._journal_ops, index._snapshot_due = len(ops), False
         return index
 
     @classmethod

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,13 +27,16 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from simkyc.config import get_settings
-from simkyc.errors import InputError, Reason
+from simkyc.errors import ConflictError, InputError, Reason
 from simkyc.search._hnsw import HnswIndex
+from simkyc.search._maintenance import ConsistencyReport, reconcile
 from simkyc.search._numpy import NumpyIndex
 from simkyc.search._transform import ProtectedTransform, load_or_create_key
-from simkyc.search._types import TemplateIndex
+from simkyc.search._types import IndexRecord, TemplateIndex
 
-__all__ = ["SearchSettings", "open_index", "search_transform"]
+__all__ = ["SearchSettings", "open_index", "open_reconciled", "search_transform"]
+
+_log = logging.getLogger(__name__)
 
 Backend = Literal["numpy", "hnsw", "milvus"]
 
@@ -76,22 +81,34 @@ def search_transform(settings: SearchSettings | None = None) -> ProtectedTransfo
 
 
 def open_index(
-    settings: SearchSettings | None = None, *, transform: ProtectedTransform | None = None
+    settings: SearchSettings | None = None,
+    *,
+    transform: ProtectedTransform | None = None,
+    discard_stale: bool = False,
 ) -> TemplateIndex:
     """Open the configured index (empty if new). Check it with `check_consistency` before use.
 
-    :raises ConflictError: INDEX_INCONSISTENT when an index file exists under another key or
-        is damaged: rebuild it (`simkyc index rebuild`).
+    :param discard_stale: when the index file was written under another key or is damaged,
+        start empty instead of failing (the next `save()` replaces the file); fill it with
+        `rebuild` or `reconcile`. Milvus needs no such flag: another key is another collection.
+    :raises ConflictError: INDEX_INCONSISTENT for a stale or damaged file, unless `discard_stale`.
     """
     settings = settings or SearchSettings()
     transform = transform or search_transform(settings)
     directory = settings.resolved_index_dir()
-    if settings.backend == "numpy":
-        return NumpyIndex.open(directory / "templates.numpy.npz", transform)
-    if settings.backend == "hnsw":
-        index = HnswIndex.open(directory / "templates.hnsw.npz", transform)
-        index.candidates = settings.candidates
-        return index
+    if settings.backend in ("numpy", "hnsw"):
+        cls: type[NumpyIndex] | type[HnswIndex] = NumpyIndex if settings.backend == "numpy" else HnswIndex
+        path = directory / f"templates.{settings.backend}.npz"
+        try:
+            embedded = cls.open(path, transform)
+        except ConflictError:
+            if not discard_stale:
+                raise
+            _log.warning("search index %s is stale or damaged: starting empty, it will be rebuilt", path.name)
+            embedded = cls(transform, path=path)
+        if isinstance(embedded, HnswIndex):
+            embedded.candidates = settings.candidates
+        return embedded
     from simkyc.search._milvus import MilvusIndex
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -106,3 +123,25 @@ def open_index(
         search_params=settings.milvus_search_params,
         candidates=settings.candidates,
     )
+
+
+def open_reconciled(
+    expected_ids: Iterable[str],
+    fetch: Callable[[frozenset[str]], Iterable[IndexRecord | tuple[str, str, object]]],
+    settings: SearchSettings | None = None,
+) -> tuple[TemplateIndex, ConsistencyReport]:
+    """Start-up for a service: open the index (a stale one starts empty), repair it against the
+    database's template ids, and drop Milvus collections left by an older key.
+
+    `expected_ids` and `fetch` come from the store (`simkyc.service.registration.template_records`).
+    Returns the index and the report of what was repaired (log `report.summary()`).
+    """
+    index = open_index(settings, discard_stale=True)
+    report = reconcile(index, expected_ids, fetch)
+    from simkyc.search._milvus import MilvusIndex
+
+    if isinstance(index, MilvusIndex):
+        index.drop_stale()
+    if not report.ok:
+        _log.warning("search index repaired at start: %s", report.summary())
+    return index, report

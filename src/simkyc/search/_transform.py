@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from simkyc.errors import InputError, Reason
 
-__all__ = ["ProtectedTransform", "load_or_create_key"]
+__all__ = ["ProtectedTransform", "load_or_create_key", "write_key"]
 
 _CONTEXT = b"simkyc/search/orthogonal-transform/v1"
 MIN_KEY_BYTES = 16
@@ -94,9 +94,15 @@ def load_or_create_key(path: Path) -> bytes:
         if len(key) < MIN_KEY_BYTES:
             raise InputError(Reason.KEY_MISSING, f"the search key file {path} is too short")
         return key
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = os.urandom(32)
-    tmp = path.with_name(path.name + ".tmp")
+    write_key(path, key)
+    return key
+
+
+def write_key(path: Path, key: bytes) -> None:
+    """Atomically write `key` to `path` with mode 0600 (replacing an older key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, key)
@@ -104,4 +110,3 @@ def load_or_create_key(path: Path) -> bytes:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    return key

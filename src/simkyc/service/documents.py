@@ -22,10 +22,10 @@ from simkyc.core.documents.ocr_fields import (
     OcrLine,
     card_document,
     crop_portrait,
-    ethnicity_box,
-    ethnicity_name,
     parse_back,
     parse_front,
+    reread_boxes,
+    reread_value,
     row_texts,
 )
 from simkyc.core.faces.types import Image
@@ -75,14 +75,18 @@ def read_card(front: Image, back: Image | None = None, *, reader: TextReader) ->
     small, scale = _limit(front)
     lines = reader.read(small)
     parsed_front = parse_front(lines)
-    if parsed_front.ethnicity is None:  # second look where the detector may have skipped a glyph
-        crop = crop_portrait(small, ethnicity_box(lines))
-        if crop is not None:
-            text, score = reader.recognize(crop)
-            name = ethnicity_name(text)
-            if name is not None:
-                conf = parsed_front.confidence | {"ethnicity": score}
-                parsed_front = replace(parsed_front, ethnicity=name, confidence=conf)
+    for name, where in reread_boxes(lines, parsed_front).items():  # a second look at skipped glyphs
+        crop = crop_portrait(small, where)
+        if crop is None:
+            continue
+        text, score = reader.recognize(crop)
+        value = reread_value(name, text)
+        if value is not None:
+            conf = parsed_front.confidence | {name: score}
+            if name == "sex":
+                parsed_front = replace(parsed_front, sex=value, confidence=conf)
+            else:
+                parsed_front = replace(parsed_front, ethnicity=value, confidence=conf)
     box = parsed_front.portrait_box
     if box is not None and scale != 1.0:
         box = (round(box[0] / scale), round(box[1] / scale), round(box[2] / scale), round(box[3] / scale))

@@ -187,6 +187,8 @@ def read_video(path: Path, *, max_side: int = 640, max_frames: int = 3000) -> Vi
     """
     if not Path(path).is_file():
         raise InputError(Reason.VIDEO_UNREADABLE, f"no such file: {Path(path).name}")
+    if Path(path).stat().st_size == 0:
+        raise InputError(Reason.VIDEO_EMPTY, f"{Path(path).name} is an empty file")
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -220,7 +222,7 @@ def read_video(path: Path, *, max_side: int = 640, max_frames: int = 3000) -> Vi
     finally:
         cap.release()
     if not frames:
-        raise InputError(Reason.VIDEO_EMPTY if index == 0 and fps > 0 else Reason.VIDEO_UNREADABLE)
+        raise InputError(Reason.VIDEO_EMPTY)
     if any(not math.isfinite(o) for o in offsets):
         step = 1.0 / fps if fps > 0 else 1.0 / 15
         offsets = [i * step for i in range(len(frames))]

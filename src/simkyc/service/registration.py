@@ -42,6 +42,7 @@ from simkyc.core.liveness.challenge import Challenge, new_challenge, verify_chal
 from simkyc.core.liveness.types import Frame, LivenessResult
 from simkyc.core.policy import Decision, Evidence, Holdings, Outcome, Policy, Thresholds, decide, precheck
 from simkyc.errors import (
+    AuthError,
     ConflictError,
     DocumentError,
     FaceError,
@@ -93,6 +94,7 @@ __all__ = [
     "platform_check",
     "record_decision",
     "registration_status",
+    "reverify",
     "review",
     "review_evidence",
     "submit_frames",
@@ -201,6 +203,7 @@ class RegistrationResult:
     thresholds: dict[str, float]
     policy_version: str
     candidates: tuple[Candidate, ...] = ()
+    next_challenge: Challenge | None = None  # RETRY: the fresh challenge for the next capture
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +380,7 @@ def open_registration(cmd: OpenRegistration, *, deps: RegistrationDeps) -> Opene
             )
         ).first()
         if clerk is None or not clerk.active or clerk.outlet_id != cmd.outlet_id:
-            raise PolicyError(Reason.FORBIDDEN, "the clerk is not active at this outlet")
+            raise AuthError(Reason.FORBIDDEN, "the clerk is not active at this outlet")
         op = uow.conn.execute(select(outlet.c.operator_id).where(outlet.c.id == cmd.outlet_id)).scalar_one()
         if not _PHONE.match(phone):
             _refuse(
@@ -519,6 +522,9 @@ def open_reverification(
         )
         uow.commit()
     return Opened(reg_id, challenge, row.id_masked, number, policy.version)
+
+
+reverify = open_reverification  # the name in API.md: start a re-verification of an existing number
 
 
 # --- submit -----------------------------------------------------------------------------------
@@ -715,6 +721,7 @@ def record_decision(
     """The decision transaction: lock the identity, re-check the rules, decide, write, audit."""
     policy, now = deps.policy, deps.clock()
     added: tuple[str, str, npt.NDArray[np.float32]] | None = None
+    next_challenge: Challenge | None = None
     try:
         with deps.db.uow() as uow:
             conn = uow.conn
@@ -772,10 +779,24 @@ def record_decision(
                     at=now,
                 )
             added = _apply(uow, reg, decision, assessment, candidates, now=now, review_days=deps.review_days)
+            retry_values: dict[str, Any] = {}
+            if decision.outcome is Outcome.RETRY:  # a used or expired challenge never serves twice
+                next_challenge = new_challenge(
+                    uow.keys.challenge,
+                    now=now.timestamp(),
+                    n_actions=policy.liveness_actions,
+                    ttl_s=float(policy.challenge_ttl_seconds),
+                    seed=reg.test_seed,
+                )
+                retry_values = {
+                    "challenge": {"token": next_challenge.to_token()},
+                    "challenge_nonce": next_challenge.nonce,
+                }
             uow.conn.execute(
                 update(registration)
                 .where(registration.c.id == registration_id)
                 .values(
+                    **retry_values,
                     status=decision.outcome.value,
                     decision=decision.outcome.value,
                     reasons=[str(r) for r in decision.reasons],
@@ -817,6 +838,7 @@ def record_decision(
         decision.thresholds,
         decision.policy_version,
         tuple(candidates),
+        next_challenge,
     )
 
 
@@ -981,7 +1003,7 @@ def review(
             select(staff_user.c.role, staff_user.c.active).where(staff_user.c.id == supervisor_id)
         ).first()
         if role is None or not role.active or role.role not in ("supervisor", "admin"):
-            raise PolicyError(Reason.FORBIDDEN, "only a supervisor may decide a review")
+            raise AuthError(Reason.FORBIDDEN, "only a supervisor may decide a review")
         reg = conn.execute(select(registration).where(registration.c.id == registration_id)).first()
         if reg is None:
             raise NotFoundError(Reason.NOT_FOUND, "no such registration")

@@ -8,6 +8,7 @@ and a transaction-scoped advisory lock for the audit chain head (see `UnitOfWork
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(u.database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # owner-only; SQLite gives the -wal/-shm files the same mode
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")

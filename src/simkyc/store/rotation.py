@@ -85,7 +85,9 @@ def reencrypt_pass(db: Database, *, target: str, batch: int = 200) -> dict[str, 
     return done
 
 
-def rotate_keys(db: Database, *, grace_seconds: float = 2.0, keep_old: bool = False) -> RotationReport:
+def rotate_keys(
+    db: Database, *, grace_seconds: float = 2.0, keep_old: bool = False, actor: str = "admin:cli"
+) -> RotationReport:
     """Add and activate a new key, re-encrypt everything under it, retire unused old keys."""
     ring: KeyRing = db.keys
     ring.refresh(force=True)
@@ -109,4 +111,16 @@ def rotate_keys(db: Database, *, grace_seconds: float = 2.0, keep_old: bool = Fa
         if report.retired:
             ring.save()
     report.still_used = {k: v for k, v in used.items() if k != kid}
+    with db.uow() as uow:
+        uow.audit(
+            actor=actor,
+            action="keys.rotate",
+            obj=f"key:{kid}",
+            details={
+                "reencrypted": report.reencrypted,
+                "retired": report.retired,
+                "still_used": report.still_used,
+            },
+        )
+        uow.commit()
     return report

@@ -133,3 +133,15 @@ def test_birth_century_never_in_the_future() -> None:
     r = parse_mrz([TD3[0], line2], today=TODAY)
     assert r.birth_date == dt.date(1930, 8, 12) and r.expiry_date == dt.date(2035, 4, 15)
     assert r.valid
+
+
+def test_visas_have_no_composite_check_digit() -> None:
+    # ICAO 9303 Part 7 specimens: MRV-A (44 characters) and MRV-B (36).
+    mrv_a = ("V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L8988901C4XXX4009078F96121096ZE184226B<<<<<<")
+    mrv_b = ("V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "L8988901C4XXX4009078F9612109<<<<<<<<")
+    for lines in (mrv_a, mrv_b):
+        r = parse_mrz(lines, today=TODAY)
+        assert r.valid and set(r.checks) == {"number", "birth_date", "expiry_date"}
+        assert r.number == "L8988901C" and r.birth_date == dt.date(1940, 9, 7)
+        assert mrz_to_document(r).kind == "visa"
+    assert read_mrz([mrv_a[0], mrv_a[1].replace("4009078", "4OO9078")], today=TODAY).lines == mrv_a

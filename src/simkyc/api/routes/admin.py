@@ -77,7 +77,7 @@ def _key(k: auth.ApiKeyPublic, token: str | None = None) -> ApiKeyOut:
 @router.get("/users")
 def list_users(*, ctx: Ctx, admin: Admin) -> list[UserOut]:
     """Every staff account."""
-    return [_user(u) for u in auth.list_users(ctx.engine)]
+    return [_user(u) for u in auth.list_users(ctx.read_engine)]
 
 
 @router.post("/users", status_code=201)
@@ -104,7 +104,7 @@ def set_user_active(*, ctx: Ctx, admin: Admin, user_id: int, body: UserActiveIn)
 @router.get("/outlets")
 def list_outlets(*, ctx: Ctx, admin: Admin) -> list[OutletOut]:
     """Every outlet."""
-    return [OutletOut.model_validate(o) for o in auth.list_outlets(ctx.engine)]
+    return [OutletOut.model_validate(o) for o in auth.list_outlets(ctx.read_engine)]
 
 
 @router.post("/outlets", status_code=201)
@@ -120,7 +120,7 @@ def create_outlet(*, ctx: Ctx, admin: Admin, body: OutletIn) -> OutletOut:
 @router.get("/keys")
 def list_keys(*, ctx: Ctx, admin: Admin) -> list[ApiKeyOut]:
     """Every platform key (no secrets)."""
-    return [_key(k) for k in auth.list_api_keys(ctx.engine)]
+    return [_key(k) for k in auth.list_api_keys(ctx.read_engine)]
 
 
 @router.post("/keys", status_code=201)

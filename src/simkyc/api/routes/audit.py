@@ -47,21 +47,21 @@ def list_audit(
     """Newest audit entries first (they never hold templates, images or full ID numbers)."""
     return [
         AuditEntryOut.model_validate(e)
-        for e in queries.audit_entries(ctx.engine, limit=limit, before_seq=before_seq)
+        for e in queries.audit_entries(ctx.read_engine, limit=limit, before_seq=before_seq)
     ]
 
 
 @router.get("/audit/verify")
 def verify_chain(*, ctx: Ctx, staff: Reader) -> ChainOut:
     """Re-hash the whole chain and check every signed checkpoint."""
-    with ctx.engine.connect() as conn:
+    with ctx.read_engine.connect() as conn:
         report = audit.verify(conn, trusted_public_keys={audit.public_key_hex(ctx.keys)})
     return ChainOut(
         ok=report.ok,
         entries=report.entries,
         checkpoints=report.checkpoints,
         head_seq=report.head_seq,
-        last_checkpoint_seq=queries.last_checkpoint(ctx.engine),
+        last_checkpoint_seq=queries.last_checkpoint(ctx.read_engine),
         problems=list(report.problems),
     )
 
@@ -70,4 +70,4 @@ def verify_chain(*, ctx: Ctx, staff: Reader) -> ChainOut:
 def dashboard(*, ctx: Ctx, staff: Reader, days: Annotated[int, Query(ge=1, le=92)] = 14) -> dict[str, Any]:
     """Registrations per outlet and day, outcomes per outlet, and the reasons behind negative outcomes."""
     today = dt.datetime.fromtimestamp(ctx.clock(), dt.UTC).date()
-    return queries.dashboard(ctx.engine, days=days, today=today)
+    return queries.dashboard(ctx.read_engine, days=days, today=today)

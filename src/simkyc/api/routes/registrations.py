@@ -323,7 +323,7 @@ def list_registrations(
 ) -> RegistrationList:
     """Recent registrations, newest first (clerks: their outlet only)."""
     rows = queries.list_registrations(
-        ctx.engine, outlet_id=_visible_outlet(staff, outlet_id), status=status, limit=limit
+        ctx.read_engine, outlet_id=_visible_outlet(staff, outlet_id), status=status, limit=limit
     )
     return RegistrationList(items=[_row_out(r) for r in rows], count=len(rows))
 
@@ -331,7 +331,7 @@ def list_registrations(
 @router.get("/{registration_id}")
 def get_registration(*, ctx: Ctx, staff: AnyStaff, registration_id: str) -> RegistrationOut:
     """One registration (clerks: only their outlet's)."""
-    row = queries.get_registration(ctx.engine, registration_id)
+    row = queries.get_registration(ctx.read_engine, registration_id)
     if row is None or (staff.role is Role.CLERK and row["outlet_id"] != staff.outlet_id):
         raise NotFoundError(Reason.NOT_FOUND, "No such registration.")
     return _row_out(row)

@@ -71,13 +71,13 @@ def _case(row: dict[str, Any]) -> ReviewCaseOut:
 @router.get("")
 def list_cases(*, ctx: Ctx, staff: Reader) -> list[ReviewCaseOut]:
     """Open review cases, oldest first."""
-    return [_case(r) for r in queries.review_cases(ctx.engine)]
+    return [_case(r) for r in queries.review_cases(ctx.read_engine)]
 
 
 @router.get("/{registration_id}")
 def get_case(*, ctx: Ctx, staff: Reader, registration_id: str) -> ReviewCaseOut:
     """One review case (no images)."""
-    rows = queries.review_cases(ctx.engine, registration_id=registration_id)
+    rows = queries.review_cases(ctx.read_engine, registration_id=registration_id)
     if not rows:
         raise NotFoundError(Reason.NOT_FOUND, "No review case for this registration.")
     return _case(rows[0])

@@ -7,6 +7,7 @@ Formats (characters per line x lines)::
     TD2 36x2  ID cards, travel permits  line 2: number cd nat dob cd sex exp cd optional composite
     TD1 30x3  ID cards, residence cards line 1: code issuer number cd optional; line 2: dob cd sex
                                          exp cd nat optional composite; line 3: names
+    MRV-A/B   visas, 44x2 / 36x2        as TD3/TD2 line 2 without personal-number and composite digits
 
 Check digits use weights 7, 3, 1 over values 0-9, A-Z = 10-35, '<' = 0. OCR confuses O/0, I/1,
 B/8, S/5, Z/2 and reads '<' as K or drops one of a run; `read_mrz` repairs these using each
@@ -181,12 +182,16 @@ def parse_mrz(lines: Sequence[str] | str, *, today: dt.date) -> MrzRecord:
         "birth_date": check_digit(l2[13:19]) == l2[19],
         "expiry_date": check_digit(l2[21:27]) == l2[27],
     }
-    if fmt == "TD3":
+    visa = l1[0] == "V"  # MRV-A (44) and MRV-B (36): no personal-number or composite check digit
+    if fmt == "TD3" and not visa:
         opt = l2[28:42]
         # An empty personal number may carry '<' or '0' as its check digit.
         checks["optional"] = check_digit(opt) == l2[42] or (opt == "<" * 14 and l2[42] == "<")
-    composite_end = 43 if fmt == "TD3" else 35
-    checks["composite"] = check_digit(l2[0:10] + l2[13:20] + l2[21:composite_end]) == l2[-1]
+    if not visa:
+        composite_end = 43 if fmt == "TD3" else 35
+        checks["composite"] = check_digit(l2[0:10] + l2[13:20] + l2[21:composite_end]) == l2[-1]
+    else:
+        optional_end = len(l2)
     surname, given = _names(l1[5:])
     return MrzRecord(
         format=fmt,
@@ -301,7 +306,10 @@ def _repair_checked(line: str, start: int, end: int, cd_at: int) -> str:
 
 
 def _repair(rows: tuple[str, ...], fmt: MrzFormat) -> tuple[str, ...]:
-    typed = [_apply_types(r, t) for r, t in zip(rows, _TYPES[fmt], strict=True)]
+    types = _TYPES[fmt]
+    if fmt != "TD1" and rows[0].startswith("V"):  # visas: everything after the expiry is optional data
+        types = (types[0], types[1][:28] + "x" * (len(types[1]) - 28))
+    typed = [_apply_types(r, t) for r, t in zip(rows, types, strict=True)]
     if fmt == "TD1":
         typed[0] = _filler(_repair_checked(typed[0], 5, 14, 14), 15, 30)
         typed[1] = _filler(typed[1], 18, 29)
@@ -309,7 +317,9 @@ def _repair(rows: tuple[str, ...], fmt: MrzFormat) -> tuple[str, ...]:
     else:
         typed[0] = _name_fillers(typed[0], 5)
         typed[1] = _repair_checked(typed[1], 0, 9, 9)
-        if fmt == "TD3":
+        if typed[0].startswith("V"):
+            typed[1] = _filler(typed[1], 28, len(typed[1]))
+        elif fmt == "TD3":
             typed[1] = _repair_checked(_filler(typed[1], 28, 42), 28, 42, 42)
         else:
             typed[1] = _filler(typed[1], 28, 35)

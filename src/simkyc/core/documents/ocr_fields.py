@@ -34,11 +34,11 @@ __all__ = [
     "OcrLine",
     "card_document",
     "crop_portrait",
-    "ethnicity_box",
-    "ethnicity_name",
     "parse_back",
     "parse_front",
     "repair_id_number",
+    "reread_boxes",
+    "reread_value",
     "row_texts",
 ]
 
@@ -237,22 +237,37 @@ def _portrait_box(rows: list[list[OcrLine]], number_row: int | None) -> tuple[in
     return left, max(top, 0), right, bottom
 
 
-def ethnicity_box(lines: Sequence[OcrLine]) -> tuple[int, int, int, int] | None:
-    """Where to re-read the ethnicity when the engine's detector skipped it (a lone square glyph
-    such as 回 is often dropped): the space right of the 民族 label, or None if it is not needed.
+def reread_boxes(lines: Sequence[OcrLine], front: CardFront) -> dict[str, tuple[int, int, int, int]]:
+    """Where to look again for a one-glyph field the engine's detector skipped or misread (a lone
+    square glyph such as 回 or a blurred 男 is often dropped): the space right of its label.
+    Returns field name -> box for the fields that are missing and whose label was found.
     """
-    for ln in lines:
-        text = ln.text.replace(" ", "")
-        if text.endswith("民族") or (text.endswith("族") and len(text) <= 2):
-            h = ln.height
-            return int(ln.right), int(ln.top - 0.3 * h), int(ln.right + 4 * h), int(ln.bottom + 0.3 * h)
-    return None
+    labels = {"sex": ("性别", "别"), "ethnicity": ("民族", "族")}
+    out: dict[str, tuple[int, int, int, int]] = {}
+    for name, (label, short) in labels.items():
+        if getattr(front, name) is not None:
+            continue
+        for ln in lines:
+            text = ln.text.replace(" ", "")
+            if text.endswith(label) or (text.endswith(short) and len(text) <= 2):
+                h = ln.height
+                out[name] = (
+                    int(ln.right),
+                    int(ln.top - 0.3 * h),
+                    int(ln.right + 4 * h),
+                    int(ln.bottom + 0.3 * h),
+                )
+                break
+    return out
 
 
-def ethnicity_name(text: str) -> str | None:
-    """A GB 3304 ethnicity name from recognised text ('回', '回族'), or None."""
-    name = text.strip().removeprefix("民族").removesuffix("族")
-    return name if name in ETHNICITIES.values() else None
+def reread_value(name: str, text: str) -> str | None:
+    """The value of a re-read field from recognised text: sex 'M'/'F', ethnicity a GB 3304 name."""
+    text = text.strip()
+    if name == "sex":
+        return "M" if text.startswith("男") else "F" if text.startswith("女") else None
+    value = text.removeprefix("民族").removesuffix("族")
+    return value if value in ETHNICITIES.values() else None
 
 
 def parse_back(lines: Sequence[OcrLine]) -> CardBack:

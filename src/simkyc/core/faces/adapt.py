@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from simkyc.core.faces.types import Template, Templates
+from simkyc.core.faces.types import Embedder, Image, Template, Templates
 from simkyc.errors import ModelError, Reason
 
-__all__ = ["FORMAT", "Adaptation", "adapt", "adapt_one"]
+__all__ = ["FORMAT", "Adaptation", "AdaptedEmbedder", "adapt", "adapt_one"]
 
 FORMAT = "simkyc-adaptation/1"
 """Schema tag of the serialised form; bump when fields change meaning."""
@@ -136,3 +136,29 @@ def adapt_one(adaptation: Adaptation, template: Template) -> Template:
     """`adapt` for a single (D,) template."""
     out: Template = adapt(adaptation, np.asarray(template, dtype=np.float32)[None, :])[0]
     return out
+
+
+class AdaptedEmbedder:
+    """An `Embedder` whose templates go through an `Adaptation`: the way the pipeline uses one.
+
+    Its `name` and `version` name both the model and the map (``dlib-resnet-v1+nap``,
+    ``0.3.0+onnx1+<hash>``), so stored templates, 1:N indexes and the calibration
+    file all refuse to be mixed with unadapted ones.
+    """
+
+    def __init__(self, base: Embedder, adaptation: Adaptation) -> None:
+        adaptation.check_embedder(base.name, base.version)
+        self.base = base
+        self.adaptation = adaptation
+        self.name = f"{base.name}+{adaptation.name}"
+        self.version = f"{base.version}+{adaptation.version}"
+        self.dim = adaptation.out_dim
+        self.chip_size = base.chip_size
+
+    def embed(self, chip: Image) -> Template:
+        return adapt_one(self.adaptation, self.base.embed(chip))
+
+    def embed_batch(self, chips: list[Image]) -> Templates:
+        if not chips:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return adapt(self.adaptation, self.base.embed_batch(chips))

@@ -58,7 +58,8 @@ class FrameFreshness:
     `check(timestamp, thumb)` returns a short problem string or None. Thumbnails
     are 32x24 grey frames (`signals.frame_thumbnail`); a frame is a repeat when its
     mean absolute difference to any earlier frame is below `repeat_mad` grey levels
-    (a live camera never delivers the same frame twice: sensor noise alone moves it).
+    (a live camera never delivers the same frame twice: sensor noise alone moves it),
+    and out of order when it sits apart from both neighbours that agree with each other.
     """
 
     issued_at: float
@@ -66,6 +67,8 @@ class FrameFreshness:
     min_interval_s: float = 0.008
     max_interval_s: float = 1.5
     repeat_mad: float = 0.05
+    order_floor: float = 1.0
+    order_ratio: float = 0.5
     last_ts: float | None = None
     last_change: float = 0.0  # mean grey difference to the previous accepted frame (a cut is large)
     _thumbs: FloatArray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
@@ -88,7 +91,14 @@ class FrameFreshness:
             mad = np.abs(self._thumbs[: self._count] - thumb[None, :]).mean(axis=1)
             if float(mad.min()) < self.repeat_mad:
                 return "repeated_frame"
-            self.last_change = float(mad[self._count - 1])
+            change = float(mad[self._count - 1])
+            if self._count >= 2:
+                # frames a, b, c in a row: if b differs from both neighbours while a and c agree,
+                # b does not lie between them in time (a reordered run); natural clips never did this
+                step = min(self.last_change, change)
+                if step > self.order_floor and float(mad[self._count - 2]) < self.order_ratio * step:
+                    return "frame_out_of_order"
+            self.last_change = change
         if self._count == len(self._thumbs):  # grow by doubling
             grown = np.empty((max(64, 2 * self._count), thumb.size), dtype=np.float32)
             if self._count:
@@ -148,7 +158,7 @@ class PlanarFlow:
             self._iod = max(inter_ocular(f_lm), 1.0)
             self._anchor, self._points, self._prev = anchor, anchor.copy(), f_grey
         assert self._points is not None and self._prev is not None and self._anchor is not None
-        moved, ok = _track(self._prev, grey, self._points)
+        moved, ok = _track(self._prev, grey, self._points, margin=self._iod)
         self._anchor, self._points, self._prev = self._anchor[ok], moved[ok], grey
         if len(self._points) < self.min_points:
             self._anchor = self._points = None
@@ -177,12 +187,20 @@ def _face_corners(grey: npt.NDArray[np.uint8], landmarks: FloatArray) -> FloatAr
     return out
 
 
-def _track(prev: npt.NDArray[np.uint8], cur: npt.NDArray[np.uint8], pts: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Lucas-Kanade forward and back; a point survives when it returns within half a pixel."""
-    p0 = pts.reshape(-1, 1, 2)
+def _track(
+    prev: npt.NDArray[np.uint8], cur: npt.NDArray[np.uint8], pts: FloatArray, *, margin: float
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Lucas-Kanade forward and back on the region around the points; a point survives when it returns within half a pixel."""
+    h, w = prev.shape[:2]
+    x0, y0 = np.maximum(np.floor(pts.min(axis=0) - margin), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(pts.max(axis=0) + margin), [w, h]).astype(int)
+    prev = np.ascontiguousarray(prev[y0:y1, x0:x1])
+    cur = np.ascontiguousarray(cur[y0:y1, x0:x1])
+    offset = np.array([x0, y0], dtype=np.float32)
+    p0 = (pts - offset).reshape(-1, 1, 2)
     p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, None, **_LK)  # type: ignore[call-overload]
     p0b, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **_LK)  # type: ignore[call-overload]
     fb = np.hypot(*(p0b - p0).reshape(-1, 2).T)
     ok = (st1.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (fb < 0.5)
-    moved: FloatArray = p1.reshape(-1, 2).astype(np.float32)
+    moved: FloatArray = (p1.reshape(-1, 2) + offset).astype(np.float32)
     return moved, ok

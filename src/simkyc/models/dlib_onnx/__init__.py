@@ -7,7 +7,7 @@ in `Settings().model_cache` with its checksum; `OnnxDlibEmbedder` runs it.
 
 from __future__ import annotations
 
-from simkyc.models.dlib_onnx.convert import CONVERTER_VERSION, ConvertedModel, convert
+from simkyc.models.dlib_onnx.convert import CONVERTER_VERSION, TEMPLATE_TAG, ConvertedModel, convert
 from simkyc.models.dlib_onnx.embedder import OnnxDlibEmbedder
 from simkyc.models.dlib_onnx.graph import build_onnx
 from simkyc.models.dlib_onnx.parser import DlibNet, anet_layout, parse_dlib_net
@@ -17,6 +17,7 @@ __all__ = [
     "ConvertedModel",
     "DlibNet",
     "OnnxDlibEmbedder",
+    "TEMPLATE_TAG",
     "anet_layout",
     "build_onnx",
     "convert",

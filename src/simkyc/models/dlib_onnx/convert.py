@@ -24,10 +24,11 @@ from simkyc.models.dlib_onnx.graph import build_onnx
 from simkyc.models.dlib_onnx.parser import parse_dlib_net
 from simkyc.models.registry import ModelFile, locate, sha256_file
 
-__all__ = ["CONVERTER_VERSION", "SOURCE_MODEL", "ConvertedModel", "convert"]
+__all__ = ["CONVERTER_VERSION", "SOURCE_MODEL", "TEMPLATE_TAG", "ConvertedModel", "convert"]
 
 SOURCE_MODEL = "dlib-resnet-v1"
-CONVERTER_VERSION = 1  # bump when the graph changes: cached files are then rebuilt
+CONVERTER_VERSION = 2  # bump when the file changes (layout, operators): cached files are then rebuilt
+TEMPLATE_TAG = "onnx1"  # bump only if the numbers the graph computes change: it is part of `version`
 ONNX_NAME = "dlib_face_recognition_resnet_model_v1.onnx"
 
 
@@ -43,7 +44,7 @@ class ConvertedModel:
     @property
     def version(self) -> str:
         """Version string for templates: the source package's version, marked as the ONNX port."""
-        return f"{self.source.version}+onnx{CONVERTER_VERSION}"
+        return f"{self.source.version}+{TEMPLATE_TAG}"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -105,6 +106,7 @@ def convert(*, cache_dir: Path | None = None, force: bool = False) -> ConvertedM
         "source_sha256": source.sha256,
         "source_package_version": source.version,
         "converter_version": CONVERTER_VERSION,
+        "template_version": f"{source.version}+{TEMPLATE_TAG}",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _atomic_write(record_path, (json.dumps(record, indent=2) + "\n").encode())

@@ -2,8 +2,10 @@
 
 Each dlib layer maps to ONNX operators with the same arithmetic:
 
-* input: uint8 chips (N, rows, cols, 3) RGB -> float, NCHW, (x - avg) * 1/256 as dlib's
-  `input_rgb_image_sized` does (division by 256 is exact in float32, so it matches bit for bit);
+* input: float32 chips (N, 3, rows, cols), RGB pixel values 0-255 (what the generic
+  `OnnxEmbedder` feeds with mean 0, std 1), then (x - avg) * 1/256 inside the graph as dlib's
+  `input_rgb_image_sized` does (the division by 256 is exact in float32, so it matches bit for
+  bit), which keeps the file self-contained: no preprocessing constants live outside it;
 * `con_` followed by `affine_`: one Conv with the affine folded in (W * gamma, b * gamma + beta);
   dlib's padding and stride come from the file, output size 1 + (in + 2p - k) / s in both;
 * `relu_` -> Relu, `max_pool_` -> MaxPool, `avg_pool_` -> AveragePool (no padding in this net),
@@ -69,13 +71,11 @@ def _pad_to(b: _Builder, x: str, shape: Shape, target: Shape) -> str:
 
 
 def build_onnx(net: DlibNet) -> onnx.ModelProto:
-    """The ONNX model (opset 17) computing dlib's raw 128-d descriptors (not normalised) from uint8 chips."""
+    """The ONNX model (opset 17): RGB pixels as float (N, 3, H, W) -> dlib's raw 128-d descriptors."""
     spec = net.input
     b = _Builder()
-    x = b.node("Cast", [INPUT_NAME], "cast", to=TensorProto.FLOAT)
-    x = b.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
     avg = np.array(spec.avg_rgb, dtype=np.float32).reshape(1, 3, 1, 1)
-    x = b.node("Sub", [x, b.const("avg_rgb", avg)], "centre")
+    x = b.node("Sub", [INPUT_NAME, b.const("avg_rgb", avg)], "centre")
     x = b.node("Mul", [x, b.const("inv256", np.array(1.0 / 256.0, dtype=np.float32))], "scale")
     shape: Shape = (3, spec.rows, spec.cols)
     tags: dict[int, tuple[str, Shape]] = {}
@@ -130,7 +130,7 @@ def build_onnx(net: DlibNet) -> onnx.ModelProto:
     graph = helper.make_graph(
         b.nodes,
         "dlib_face_recognition_resnet_model_v1",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["N", spec.rows, spec.cols, 3])],
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", 3, spec.rows, spec.cols])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["N", out_dim])],
         b.inits,
     )

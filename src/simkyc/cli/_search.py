@@ -1,0 +1,105 @@
+"""The 1:N index: `simkyc index stats|check|rebuild|rotate-key`.
+
+    simkyc index stats         # backend, key id, templates held, where it lives
+    simkyc index check         # compare with the database: exit 0 consistent, 1 not
+    simkyc index rebuild       # refill from the database's encrypted templates
+    simkyc index rotate-key    # new search key, then rebuild (old protected vectors become useless)
+
+The backend and its location come from `SIMKYC_SEARCH_*` settings (`simkyc.search.SearchSettings`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from simkyc.cli._common import console, fail, refusals_exit_2
+
+__all__ = ["index_app", "register"]
+
+index_app = typer.Typer(no_args_is_help=True, help="The 1:N duplicate-face index: stats, check, rebuild.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")
+
+
+def _where(index: object) -> str:
+    path = getattr(index, "path", None)
+    if path is not None:
+        return str(path)
+    return f"{getattr(index, 'uri', '?')} collection {getattr(index, 'collection', '?')}"
+
+
+@index_app.command("stats")
+def stats() -> None:
+    """Backend, key id, number of templates and location of the configured index."""
+    from simkyc.search import SearchSettings, open_index
+
+    with refusals_exit_2():
+        settings = SearchSettings()
+        index = open_index(settings)
+        console.print(
+            f"backend {settings.backend}  key {index.key_id}  templates {index.count()}  dim {index.dim}\n"
+            f"location {_where(index)}",
+            highlight=False,
+        )
+
+
+@index_app.command("check")
+def check() -> None:
+    """Compare the index with the database's active templates. Exit 0 consistent, 1 not."""
+    from simkyc import bootstrap
+    from simkyc.search import check_consistency, open_index
+    from simkyc.service.registration import template_records
+
+    with refusals_exit_2():
+        index = open_index()
+        ids, _ = template_records(bootstrap.database())
+        report = check_consistency(index, ids)
+    console.print(report.summary(), highlight=False)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _rebuild() -> int:
+    from simkyc import bootstrap
+    from simkyc.search import MilvusIndex, open_index, rebuild
+    from simkyc.service.registration import template_records
+
+    index = open_index(discard_stale=True)
+    ids, fetch = template_records(bootstrap.database())
+    added = rebuild(index, fetch(frozenset(ids)))
+    if isinstance(index, MilvusIndex):
+        for name in index.drop_stale():
+            console.print(f"dropped collection {name} (older key)", highlight=False)
+    console.print(f"rebuilt: {added} templates under key {index.key_id} at {_where(index)}", highlight=False)
+    return added
+
+
+@index_app.command("rebuild")
+def rebuild_cmd() -> None:
+    """Empty the index and refill it from the database (after a key rotation or a lost file)."""
+    with refusals_exit_2():
+        _rebuild()
+
+
+@index_app.command("rotate-key")
+def rotate_key(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the old key is overwritten.")] = False,
+) -> None:
+    """Write a new random search key to the key file, then rebuild the index under it."""
+    import os
+
+    from simkyc.search import SearchSettings
+    from simkyc.search._transform import write_key
+
+    settings = SearchSettings()
+    if settings.key is not None:
+        raise fail("the search key comes from SIMKYC_SEARCH_KEY: set a new value there, then `index rebuild`")
+    if not yes:
+        raise fail("this replaces the search key and rebuilds the index: add --yes")
+    with refusals_exit_2():
+        write_key(settings.resolved_key_file(), os.urandom(32))
+        _rebuild()
