@@ -41,9 +41,8 @@ def main() -> None:
     folds = fold_array(d.images, k=5)
     nap = cross_validated(d.plain, people, groups, folds, fit=nap_fit(d.embedder, d.embedder_version))
     print(f"{d.embedder} {d.embedder_version}: {len(d.images)} images, 5 identity-disjoint folds")
-    print(
-        f"{'templates':10} {'FMR':>6} {'group':>11} {'FNMR own':>9} {'FNMR@one':>9} {'FMR@one':>8} {'genuine':>8} {'impostor':>9}"
-    )
+    head = ("templates", "FMR", "group", "FNMR own", "FNMR@one", "FMR@one", "genuine", "impostor")
+    print("{:10} {:>6} {:>11} {:>9} {:>9} {:>8} {:>8} {:>9}".format(*head))
     for label, x in (("plain", d.plain), ("nap", nap)):
         scores = all_pair_scores(x, people.tolist(), groups.tolist(), folds=folds)
         for fmr in (1e-3, 1e-4):

@@ -21,6 +21,7 @@ from simkyc.errors import ModelError, Reason
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from simkyc.core.faces.adapt import Adaptation
     from simkyc.core.policy import Policy, Thresholds
     from simkyc.models.ocr import OcrEngine
     from simkyc.search import TemplateIndex
@@ -30,9 +31,12 @@ if TYPE_CHECKING:
     from simkyc.store.uow import Database, UnitOfWork
 
 __all__ = [
+    "adapted_calibration",
+    "adapted_face_pipeline",
     "calibration",
     "database",
     "default_embedder",
+    "face_adaptation",
     "face_pipeline",
     "keyring",
     "liveness_models",
@@ -221,3 +225,57 @@ def liveness_models() -> LivenessModels:
     from simkyc.service.liveness import LivenessModels
 
     return LivenessModels.load(embedder=default_embedder())
+
+
+# --- accuracy: template adaptation (issue 9), opt-in --------------------------------------------
+
+ADAPTED_CALIBRATION_FILE = "calibration-nap.json"
+
+
+def face_adaptation(embedder: Embedder) -> Adaptation | None:
+    """The adaptation shipped for `embedder` (`simkyc/data/adaptation-NAME.json`), or None if there is none.
+
+    :raises ModelError: MODEL_CORRUPT when the file does not hash to its version, MODEL_MISSING when
+        it was trained for another version of the embedder (re-run `simkyc eval adapt`).
+    """
+    from simkyc.core.faces.adapt import Adaptation
+
+    try:
+        path = resources.files("simkyc").joinpath("data", f"adaptation-{embedder.name}.json")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    adaptation = Adaptation.from_dict(json.loads(text))
+    adaptation.check_embedder(embedder.name, embedder.version)
+    return adaptation
+
+
+@cache
+def adapted_face_pipeline() -> FacePipeline:
+    """`face_pipeline()` with the shipped adaptation applied to every template (embedder ``NAME+nap``).
+
+    Opt-in until the lead makes it the default; pair it with `adapted_calibration()`, never
+    with `calibration()` (scores of adapted templates need their own thresholds).
+    """
+    from simkyc.core.faces.adapt import AdaptedEmbedder
+
+    base = face_pipeline()
+    adaptation = face_adaptation(base.embedder)
+    if adaptation is None:
+        raise ModelError(Reason.MODEL_MISSING, f"no adaptation shipped for {base.embedder_name}")
+    return FacePipeline(
+        base.detector,
+        base.aligner,
+        AdaptedEmbedder(base.embedder, adaptation),
+        base.fallback_detector,
+        thresholds=base.thresholds,
+    )
+
+
+@cache
+def adapted_calibration() -> Calibration:
+    """Thresholds for `adapted_face_pipeline()` (every group at or below each target FMR on dev data)."""
+    cal = load_calibration(ADAPTED_CALIBRATION_FILE)
+    pipe = adapted_face_pipeline()
+    cal.check_embedder(pipe.embedder_name, pipe.embedder_version)
+    return cal

@@ -7,12 +7,17 @@ from __future__ import annotations
 import pytest
 from apikit import Api, new_id_number, new_phone, open_registration, stream
 
+from simkyc.service import registration as reg
+
 pytestmark = pytest.mark.slow
 
 
 def _check(api: Api, key: str, **body: str) -> str:
     r = api.client.post("/api/platform/check", headers={"X-API-Key": key}, json=body)
     assert r.status_code == 200, r.text
+    # the API's prepared-statement path agrees with the reference use case
+    reference = reg.platform_check(**body, platform="test", deps=api.ctx.registration_deps(), audit=False)
+    assert r.json()["result"] == reference
     return str(r.json()["result"])
 
 

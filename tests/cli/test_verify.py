@@ -40,10 +40,9 @@ def test_not_an_image_exits_2_with_one_line(tmp_path: Path, faces_dir: Path) -> 
     junk.write_bytes(b"definitely not a jpeg")
     result = runner.invoke(app, ["verify", str(junk), str(faces_dir / OBAMA)])
     assert result.exit_code == 2
-    assert "IMAGE_UNREADABLE" in result.output and "ID image" in result.output
-    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
-        result.exception, SystemExit
-    )
+    out = " ".join(result.output.split())  # rich wraps long lines at the runner's 80 columns
+    assert "IMAGE_UNREADABLE" in out and "ID image" in out
+    assert "Traceback" not in out
 
 
 def test_no_face_exits_2(tmp_path: Path, faces_dir: Path) -> None:

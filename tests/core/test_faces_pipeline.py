@@ -28,19 +28,28 @@ def _sample(faces_dir: Path, source: str, same: bool, n: int) -> list[Pair]:
     return rows[:: max(1, len(rows) // n)][:n]
 
 
-@pytest.mark.parametrize("source", ["lfw_view1_devtest", "east_asian_AsianFaces_bigblockofice"])
-def test_genuine_pairs_match_and_impostors_do_not(faces_dir: Path, source: str) -> None:
+# (source, genuine pairs that must match out of 8). The dlib descriptor's FNMR at FMR 1e-3 (all
+# cross-identity impostors) is about 0.2 on NUAA printed-photo-vs-live pairs and 0.4 on the
+# East Asian portraits (see src/simkyc/data/calibration.json), so these floors leave room for that
+# and still fail if matching breaks (random templates would match none).
+@pytest.mark.parametrize(
+    ("source", "floor"), [("nuaa_printphoto_vs_live", 5), ("east_asian_AsianFaces_bigblockofice", 3)]
+)
+def test_genuine_pairs_match_and_impostors_do_not(faces_dir: Path, source: str, floor: int) -> None:
     pipe = _pipeline()
     threshold = bootstrap.calibration().threshold(1e-3)
-    genuine = _sample(faces_dir, source, True, 6)
-    impostor = _sample(faces_dir, source, False, 6)
-    matched = [
-        pipe.verify(_img(faces_dir, p.img_a), _img(faces_dir, p.img_b), threshold=threshold).is_match
+    genuine = _sample(faces_dir, source, True, 8)
+    impostor = _sample(faces_dir, source, False, 8)
+    results = [
+        pipe.verify(_img(faces_dir, p.img_a), _img(faces_dir, p.img_b), threshold=threshold)
         for p in genuine + impostor
     ]
-    # FNMR at FMR 1e-3 is a few percent on these sources: allow one miss in six, no false match
-    assert sum(matched[:6]) >= 5, matched
-    assert not any(matched[6:]), matched
+    matched = [r.is_match for r in results]
+    assert sum(matched[:8]) >= floor, matched
+    assert not any(matched[8:]), matched
+    # genuine scores sit above impostor scores on average, whatever the threshold
+    scores = [r.score for r in results]
+    assert np.mean(scores[:8]) > np.mean(scores[8:])
 
 
 def test_verify_reports_every_stage_and_reason(faces_dir: Path) -> None:

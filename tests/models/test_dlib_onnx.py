@@ -151,12 +151,15 @@ class Report:
     max_distance_raw: float
     max_distance_normalised: float
     max_score_difference: float
-    decision_flips: dict[str, int]
-    min_margin_to_threshold: float
+    decision_flips: dict[str, int]  # on the listed pairs
+    min_margin_to_threshold: float  # of a listed pair's dlib score
+    all_comparisons: int  # every pair of distinct faces in the sample
+    all_decision_flips: dict[str, int]
 
     @property
     def equivalent(self) -> bool:
-        return self.max_abs_component <= ATOL and not any(self.decision_flips.values())
+        flips = sum(self.decision_flips.values()) + sum(self.all_decision_flips.values())
+        return self.max_abs_component <= ATOL and flips == 0
 
 
 def _compare(ref_raw: F32, got_raw: F32, sample: Sample, points: dict[str, float]) -> Report:
@@ -167,6 +170,9 @@ def _compare(ref_raw: F32, got_raw: F32, sample: Sample, points: dict[str, float
     got_s = np.einsum("ij,ij->i", got[ia], got[ib])
     flips = {k: int(np.sum((ref_s >= t) != (got_s >= t))) for k, t in points.items()}
     margin = min(float(np.min(np.abs(ref_s.astype(np.float64) - t))) for t in points.values())
+    upper = np.triu_indices(len(ref), k=1)
+    ref_all, got_all = (ref @ ref.T)[upper], (got @ got.T)[upper]
+    all_flips = {k: int(np.sum((ref_all >= t) != (got_all >= t))) for k, t in points.items()}
     return Report(
         faces=len(ref_raw),
         pairs=len(sample.pairs),
@@ -176,6 +182,8 @@ def _compare(ref_raw: F32, got_raw: F32, sample: Sample, points: dict[str, float
         max_score_difference=float(np.max(np.abs(ref_s - got_s))),
         decision_flips=flips,
         min_margin_to_threshold=margin,
+        all_comparisons=int(ref_all.size),
+        all_decision_flips=all_flips,
     )
 
 
@@ -212,6 +220,7 @@ def test_onnx_matches_dlib_on_real_faces(
         print(f"\n[dlib vs ONNX] {report}")
     assert report.max_abs_component <= ATOL
     assert report.decision_flips == dict.fromkeys(points, 0)
+    assert report.all_decision_flips == dict.fromkeys(points, 0)
     # the templates the pipeline stores: normalised, as DlibEmbedder makes them, through the embedder
     templates = embedder.embed_batch(sample.chips)
     assert float(np.max(np.abs(templates - _l2(dlib_raw)))) <= ATOL

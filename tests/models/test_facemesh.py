@@ -1,4 +1,4 @@
-"""FaceMesh and the iris model through LiteRT, on real photos: points on the face, tracking stable, eyes read."""
+"""FaceMesh and the iris model via LiteRT on real photos: points on the face, stable tracking, eyes read."""
 
 from __future__ import annotations
 
@@ -94,8 +94,9 @@ def test_eye_refiner_opens_and_closes_with_the_eyes(faces_dir: Path) -> None:
     shut = image.copy()
     for ring in ((33, 133, 159, 145), (263, 362, 386, 374)):
         xy = points[list(ring), :2]
-        x0, y0 = xy.min(0) - [2, 4]
-        x1, y1 = xy.max(0) + [2, 4]
+        pad = np.array([2.0, 4.0])
+        x0, y0 = xy.min(0) - pad
+        x1, y1 = xy.max(0) + pad
         skin = image[int(y1) + 6, int((x0 + x1) / 2)].tolist()
         cv2.rectangle(shut, (int(x0), int(y0)), (int(x1), int(y1)), skin, -1)
         cv2.line(shut, (int(x0), int((y0 + y1) / 2)), (int(x1), int((y0 + y1) / 2)), (40, 30, 30), 2)

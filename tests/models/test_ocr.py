@@ -17,12 +17,13 @@ import pytest
 from PIL import Image as PILImage
 
 from simkyc.core.faces.types import Image
-from simkyc.errors import DocumentError, Reason
+from simkyc.errors import DocumentError, InputError, Reason
 from simkyc.eval.cards import (
     LEVELS,
     CardFields,
     Degradation,
     degrade,
+    find_cjk_font,
     portrait_box_in,
     random_fields,
     render_back,
@@ -42,6 +43,10 @@ def ocr() -> OcrEngine:
 
 @pytest.fixture(scope="session")
 def portraits(faces_dir: Path) -> list[Image]:
+    try:
+        find_cjk_font()
+    except InputError:
+        pytest.skip("no Noto CJK font: apt-get install fonts-noto-cjk (scripts/install.sh --dev does)")
     paths = sorted((faces_dir / "asian_celeb_nz0001na" / "sample_images").rglob("*.jpg"))[
         : CARDS_PER_LEVEL * 2
     ]

@@ -22,7 +22,7 @@ def transform_b() -> ProtectedTransform:
     return ProtectedTransform.from_key(KEY_B, dim=DIM)
 
 
-@pytest.fixture(params=["numpy", "hnsw", "milvus"])
+@pytest.fixture(params=["numpy", "hnsw", pytest.param("milvus", marks=pytest.mark.milvus)])
 def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
     """A factory for one backend; indexes made twice from it share storage (a restart)."""
     made: list[MilvusIndex] = []

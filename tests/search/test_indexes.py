@@ -20,8 +20,6 @@ from simkyc.search import (
     reconcile,
 )
 
-pytestmark = pytest.mark.milvus
-
 
 def _fill(
     index: object, n_identities: int = 40, per_identity: int = 2, seed: int = 0

@@ -101,7 +101,7 @@ def test_holder_registers_impostor_refused_duplicate_reviewed(
     )
     assert verify_audit(db).ok
     print(
-        f"\nend to end [{db.dialect}]: holder {ok.scores['match']:.3f} APPROVED, impostor {bad.scores['match']:.3f} "
-        f"REJECTED, same face under a 2nd ID {dup.scores['match']:.3f} REVIEW (accept {th.accept:.3f}, "
-        f"review {th.review:.3f}, duplicate {th.duplicate:.3f})"
+        f"\nend to end [{db.dialect}]: holder {ok.scores['match']:.3f} APPROVED, "
+        f"impostor {bad.scores['match']:.3f} REJECTED, same face under a 2nd ID {dup.scores['match']:.3f} "
+        f"REVIEW (accept {th.accept:.3f}, review {th.review:.3f}, duplicate {th.duplicate:.3f})"
     )

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simkyc.cli import app
-from simkyc.core.liveness import Action, Frame, LivenessResult, new_challenge
+from simkyc.core.liveness import Action, Frame, LivenessConfig, LivenessResult, new_challenge
 from simkyc.errors import InputError, Reason
 from simkyc.eval.liveness_attacks import (
     duplicated_frames,
@@ -61,7 +61,9 @@ def clip(videos_dir: Path, rel: str) -> VideoClip:
     return _clip(videos_dir / rel)
 
 
-def run_clip(videos_dir: Path, rel: str, actions: tuple[Action, ...], models: LivenessModels) -> LivenessResult:
+def run_clip(
+    videos_dir: Path, rel: str, actions: tuple[Action, ...], models: LivenessModels
+) -> LivenessResult:
     ch = adhoc_challenge(actions)
     return run_liveness(anchor_frames(clip(videos_dir, rel), ch), ch, models=models)
 
@@ -92,9 +94,7 @@ def test_actions_not_performed_are_missing(videos_dir: Path, models: LivenessMod
     assert Action.TURN_LEFT not in result.action_times
 
 
-def models_cfg():  # type: ignore[no-untyped-def]
-    from simkyc.core.liveness import LivenessConfig
-
+def models_cfg() -> LivenessConfig:
     return LivenessConfig()
 
 
@@ -114,7 +114,9 @@ def anchored_real(videos_dir: Path) -> tuple[list[Frame], object]:
 
 
 @pytest.mark.parametrize("tamper", ["duplicated", "reordered", "reused"])
-def test_tampered_frames_are_stale(anchored_real: tuple[list[Frame], object], models: LivenessModels, tamper: str) -> None:
+def test_tampered_frames_are_stale(
+    anchored_real: tuple[list[Frame], object], models: LivenessModels, tamper: str
+) -> None:
     frames, ch = anchored_real
     n = len(frames)
     attack = {

@@ -294,3 +294,38 @@ def test_expired_challenge_is_refused_and_replaced(db: Database) -> None:
     assert res.next_challenge is not None and res.next_challenge.issued_at == clock.now.timestamp()
     with db.engine.connect() as c:
         assert c.execute(select(phone_number)).first() is None
+
+
+def test_review_cannot_approve_a_number_bound_meanwhile(db: Database) -> None:
+    s, deps = seed(db), make_deps(db)
+    a = _open(deps, s, 70, "13100000070")
+    r = reg.record_decision(
+        a.registration_id, assessment(score=0.85), deps=deps, actor="c", thresholds=THRESHOLDS
+    )
+    assert r.outcome is Outcome.REVIEW
+    b = _open(deps, s, 71, "13100000070")  # the number is still free: B registers it first
+    reg.record_decision(b.registration_id, assessment(), deps=deps, actor="c", thresholds=THRESHOLDS)
+    with pytest.raises(ConflictError) as e:
+        reg.review(a.registration_id, approve=True, supervisor_id=s.supervisor_id, deps=deps)
+    assert e.value.reason is Reason.PHONE_NUMBER_TAKEN
+    with db.engine.connect() as c:
+        holder = c.execute(select(phone_number.c.registration_id)).scalar_one()
+    assert holder == b.registration_id
+    assert reg.registration_status(a.registration_id, deps=deps)["status"] == "REVIEW"
+
+
+def test_a_refused_attempt_with_an_altered_card_does_not_rename_the_holder(db: Database) -> None:
+    s, deps = seed(db), make_deps(db)
+    real = document(80, name="李四")
+    o = _open(deps, s, 80, "13000000080", doc=real)
+    reg.record_decision(o.registration_id, assessment(), deps=deps, actor="c", thresholds=THRESHOLDS)
+    forged = document(80, name="王五")  # same ID number, another name
+    f = _open(deps, s, 80, "13000000081", doc=forged)
+    reg.record_decision(f.registration_id, assessment(score=0.5), deps=deps, actor="c", thresholds=THRESHOLDS)
+    check = {"deps": deps, "platform": "shop", "id_number": real.id_number, "phone": "13000000080"}
+    assert reg.platform_check(name="李四", **check) == "consistent"  # type: ignore[arg-type]
+    assert reg.platform_check(name="王五", **check) == "inconsistent"  # type: ignore[arg-type]
+    renewed = document(80, name="李四新")  # an approved registration with a renewed card updates it
+    r = _open(deps, s, 80, "13000000082", doc=renewed)
+    reg.record_decision(r.registration_id, assessment(), deps=deps, actor="c", thresholds=THRESHOLDS)
+    assert reg.platform_check(name="李四新", **check) == "consistent"  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from simkyc.store.crypto import KeyRing
 from simkyc.store.uow import Database
 
 if TYPE_CHECKING:
+    from simkyc.api.platform_lookup import PlatformLookup
     from simkyc.service.liveness import LivenessModels
     from simkyc.service.registration import RegistrationDeps
 
@@ -95,6 +96,12 @@ class AppContext:
     def read_deps(self) -> RegistrationDeps:
         """Registration deps on the read-only engine, for read-only use cases (the platform check)."""
         return self.lazy("read_deps", lambda: replace(self.registration_deps(), db=self.read_db))  # type: ignore[no-any-return]
+
+    def platform_lookup(self) -> PlatformLookup:
+        """The platform check's read path on the read-only engine."""
+        from simkyc.api.platform_lookup import PlatformLookup
+
+        return self.lazy("platform_lookup", lambda: PlatformLookup(self.read_deps(), self.keys))  # type: ignore[no-any-return]
 
     @property
     def keys(self) -> KeyRing:

@@ -191,10 +191,8 @@ def mrz(
             print(json.dumps(data, ensure_ascii=False))
             raise typer.Exit(code=0 if check.ok else 1)
         console.print(f"{'mrz_format':<15} {record.format} ({record.document_code}, issuer {record.issuer})")
-        console.print(
-            f"{'check digits':<15} "
-            + ", ".join(f"{k} {'ok' if v else 'FAIL'}" for k, v in record.checks.items())
-        )
+        checks = ", ".join(f"{k} {'ok' if v else 'FAIL'}" for k, v in record.checks.items())
+        console.print(f"{'check digits':<15} {checks}", soft_wrap=True, highlight=False)
         _report(doc, check, as_json=False, show_number=show_number)
 
 

@@ -31,7 +31,9 @@ def _actions(text: str) -> tuple[Action, ...]:
         actions = tuple(Action(n) for n in names)
     except ValueError:
         choices = ", ".join(a.value for a in Action)
-        raise InputError(Reason.INVALID_REQUEST, f"--challenge {text!r}: use a comma list of {choices}") from None
+        raise InputError(
+            Reason.INVALID_REQUEST, f"--challenge {text!r}: use a comma list of {choices}"
+        ) from None
     if not actions or len(set(actions)) != len(actions):
         raise InputError(Reason.INVALID_REQUEST, "--challenge needs distinct actions")
     return actions
@@ -50,8 +52,14 @@ def liveness(
         bool, typer.Option("--no-embedder", help="Skip the same-face embeddings (faster, weaker).")
     ] = False,
 ) -> None:
-    """Decide whether the person in VIDEO performed the challenge live. Exit 0 passed, 1 refused, 2 unusable."""
-    from simkyc.service.liveness import LivenessModels, adhoc_challenge, anchor_frames, read_video, run_liveness
+    """Decide whether the person in VIDEO performed the challenge live. Exit 0 pass, 1 refused, 2 unusable."""
+    from simkyc.service.liveness import (
+        LivenessModels,
+        adhoc_challenge,
+        anchor_frames,
+        read_video,
+        run_liveness,
+    )
 
     with refusals_exit_2():
         actions = _actions(challenge)

@@ -44,6 +44,7 @@ def stats() -> None:
             f"backend {settings.backend}  key {index.key_id}  templates {index.count()}  dim {index.dim}\n"
             f"location {_where(index)}",
             highlight=False,
+            markup=False,
         )
 
 
@@ -58,7 +59,7 @@ def check() -> None:
         index = open_index()
         ids, _ = template_records(bootstrap.database())
         report = check_consistency(index, ids)
-    console.print(report.summary(), highlight=False)
+    console.print(report.summary(), highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -73,8 +74,12 @@ def _rebuild() -> int:
     added = rebuild(index, fetch(frozenset(ids)))
     if isinstance(index, MilvusIndex):
         for name in index.drop_stale():
-            console.print(f"dropped collection {name} (older key)", highlight=False)
-    console.print(f"rebuilt: {added} templates under key {index.key_id} at {_where(index)}", highlight=False)
+            console.print(f"dropped collection {name} (older key)", highlight=False, markup=False)
+    console.print(
+        f"rebuilt: {added} templates under key {index.key_id} at {_where(index)}",
+        highlight=False,
+        markup=False,
+    )
     return added
 
 

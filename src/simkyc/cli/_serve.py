@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import secrets
 import sys
+import threading
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from simkyc.cli._common import console, refusals_exit_2
 from simkyc.config import Settings, get_settings
+from simkyc.errors import SimkycError
 from simkyc.service import auth
 from simkyc.store.uow import Database
 
@@ -106,7 +108,22 @@ def serve(
         _print_first_run(first, url)
     console.print(f"Serving at {url}  (API docs {url}api/docs, metrics {url}metrics)", highlight=False)
     sys.stdout.flush()  # the one-time passwords must reach a log file before requests arrive
+    threading.Thread(target=_warm_up, args=(app,), name="simkyc-warm-up", daemon=True).start()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _warm_up(app: Any) -> None:
+    """Load the liveness and face models in the background, so the first customer does not wait."""
+    from simkyc import bootstrap
+
+    try:
+        ctx = app.state.ctx
+        with ctx.models_lock:
+            ctx.liveness_models()
+            bootstrap.face_pipeline()
+            bootstrap.registration_thresholds()
+    except SimkycError as exc:  # reported again, as a problem response, when a request needs them
+        console.print(f"warning: {exc.reason}: {exc.message}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -129,7 +129,7 @@ def run_studies(
     shipped_threshold: dict[float, float] | None = None,
     with_wccn: bool = True,
     fusion_ks: Sequence[int] = (1, 3, 5),
-    trials_per_person: int = 10,
+    trials_per_person: int = 30,
 ) -> tuple[dict[str, Any], F32]:
     """All studies: a JSON-ready dict (`rows` = the figures, curve data) and the held-out NAP templates."""
     d = dev.subset(dev.ok)
@@ -207,9 +207,14 @@ def run_studies(
     sources = {"plain": plain}
     if adapted:
         sources["nap"] = adapted["nap"]
+    if "flip_plain" in d.views and d.has_view["flip_plain"].all():
+        flip_nap = apply_fold_models(models["nap"], d.views["flip_plain"], folds)
+        sources["nap+flip"] = _mean_views(np.stack([adapted["nap"], flip_nap], axis=1))
     rules: tuple[FusionRule, ...] = ("template", "mean", "max")
     for src_name, x in sources.items():
         for k in fusion_ks:
+            if src_name == "nap+flip" and k != max(fusion_ks):
+                continue
             for rule in rules if k > 1 else ("template",):
                 fs = fusion_scores(x, trials, k=k, rule=rule)
                 rows += figures(fs, study="fusion", variant=f"{src_name} K={k} {rule}")

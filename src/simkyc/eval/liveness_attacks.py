@@ -37,20 +37,27 @@ def _scene(rng: np.random.Generator) -> npt.NDArray[np.float32]:
     yy, xx = np.mgrid[0:_H, 0:_W].astype(np.float32)
     grad = (xx / _W - 0.5) * rng.uniform(-40, 40) + (yy / _H - 0.5) * rng.uniform(-40, 40)
     tex = cv2.GaussianBlur(rng.normal(0, 12, size=(_H, _W)).astype(np.float32), (0, 0), 6)
-    return np.clip(base[None, None, :] + (grad + tex)[..., None], 0, 255).astype(np.float32)
+    out: npt.NDArray[np.float32] = np.clip(base[None, None, :] + (grad + tex)[..., None], 0, 255).astype(
+        np.float32
+    )
+    return out
 
 
 def _printed(photo: Image, face_iod: float, rng: np.random.Generator) -> tuple[Image, float]:
     """The photo scaled so the eyes are ~70 px apart, with a white margin (the paper)."""
     scale = float(np.clip(70.0 / max(face_iod, 1.0), 0.3, 4.0))
     h, w = photo.shape[:2]
-    img = cv2.resize(photo, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_LINEAR)
+    img = cv2.resize(
+        photo, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_LINEAR
+    )
     m = int(rng.integers(6, 20))
     img = cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT, value=(245, 245, 240))
-    return img, scale
+    return np.asarray(img, dtype=np.uint8), scale
 
 
-def _homography_3d(w: int, h: int, yaw: float, pitch: float, roll: float, scale: float, cx: float, cy: float) -> npt.NDArray[np.float64]:
+def _homography_3d(
+    w: int, h: int, yaw: float, pitch: float, roll: float, scale: float, cx: float, cy: float
+) -> npt.NDArray[np.float64]:
     """Homography of a flat picture (w x h) rotated in 3-D and placed at (cx, cy) in a 640-wide camera."""
     f = float(_W)
     dist = f / max(scale, 1e-3)  # a picture `scale` times its pixel size at distance f
@@ -68,7 +75,9 @@ def _homography_3d(w: int, h: int, yaw: float, pitch: float, roll: float, scale:
     return hom
 
 
-def _trajectory(species: str, actions: Sequence[Action], fps: float, rng: np.random.Generator) -> list[tuple[float, float, float, float, float, float]]:
+def _trajectory(
+    species: str, actions: Sequence[Action], fps: float, rng: np.random.Generator
+) -> list[tuple[float, float, float, float, float, float]]:
     """Per frame (yaw, pitch, roll, scale, dx, dy) of the picture."""
     out: list[tuple[float, float, float, float, float, float]] = []
     lead = int(fps * 0.7)
@@ -121,7 +130,7 @@ def photo_attack(
     fps: float = 15.0,
     start_delay_s: float = 0.3,
 ) -> list[Frame]:
-    """A still photo presented to the camera: held still, moved in the plane, or tilted to act out the challenge."""
+    """A still photo shown to the camera: held still, moved in the plane, or tilted to act out a challenge."""
     if species not in PHOTO_SPECIES:
         raise ValueError(f"unknown species {species!r}")
     rng = np.random.default_rng(seed)
@@ -133,10 +142,12 @@ def photo_attack(
     for i, (yaw, pitch, roll, scale, dx, dy) in enumerate(_trajectory(species, challenge.actions, fps, rng)):
         hom = _homography_3d(pw, ph, yaw, pitch, roll, scale, _W / 2 + dx, _H / 2 + dy)
         warped = cv2.warpPerspective(pic, hom, (_W, _H), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-        mask = cv2.warpPerspective(np.ones((ph, pw), np.float32), hom, (_W, _H), flags=cv2.INTER_LINEAR)[..., None]
-        light = rng.normal(1.0, 0.01)
-        frame = scene * (1 - mask) + warped.astype(np.float32) * mask * light
-        frame += rng.normal(0, 2.0, size=frame.shape).astype(np.float32)  # sensor noise
+        mask = cv2.warpPerspective(np.ones((ph, pw), np.float32), hom, (_W, _H), flags=cv2.INTER_LINEAR)[
+            ..., None
+        ]
+        light = float(rng.normal(1.0, 0.01))
+        frame = scene * (1 - mask) + np.asarray(warped, dtype=np.float32) * mask * light
+        frame = frame + np.asarray(rng.normal(0, 2.0, size=(_H, _W, 3)), dtype=np.float32)  # sensor noise
         frames.append(Frame(np.clip(frame, 0, 255).astype(np.uint8), t0 + i / fps))
     return frames
 
@@ -153,8 +164,10 @@ def duplicated_frames(frames: Sequence[Frame], *, start: int, count: int) -> lis
     return [Frame(f.image, t0 + i * dt) for i, f in enumerate(out)]
 
 
-def reordered_frames(frames: Sequence[Frame], *, start: int, count: int, seed: int, restamp: bool) -> list[Frame]:
-    """Shuffle a run of frames; with `restamp` the timestamps are rewritten in order, else they travel with the frames."""
+def reordered_frames(
+    frames: Sequence[Frame], *, start: int, count: int, seed: int, restamp: bool
+) -> list[Frame]:
+    """Shuffle a run of frames; `restamp` rewrites timestamps in order, else they travel with the frames."""
     rng = np.random.default_rng(seed)
     idx = list(range(len(frames)))
     run = idx[start : start + count]
@@ -175,9 +188,9 @@ def reused_timestamps(frames: Sequence[Frame], *, every: int) -> list[Frame]:
 
 
 def spliced_frames(frames: Sequence[Frame], other: Sequence[Image], *, at: int) -> list[Frame]:
-    """Another person's frames (resized to the clip's frame size) put in at index `at`, timestamps kept regular."""
+    """Another person's frames (resized to the clip's size) put in at index `at`, timestamps kept regular."""
     h, w = frames[0].image.shape[:2]
-    inserted = [cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) for img in other]
+    inserted = [np.asarray(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA), np.uint8) for img in other]
     images = [f.image for f in frames[:at]] + inserted + [f.image for f in frames[at:]]
     t0 = frames[0].timestamp
     dt = (frames[-1].timestamp - t0) / max(1, len(frames) - 1)

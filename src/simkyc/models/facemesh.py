@@ -184,7 +184,9 @@ class EyeRefiner:
         a, b = points[corners[0], :2], points[corners[1], :2]
         cx, cy = (a + b) / 2
         side = float(np.hypot(*(b - a))) * _IRIS_ROI_SCALE
-        angle = -math.atan2(float(a[1] - b[1]), float(b[0] - a[0]))  # corners given left to right in the image
+        angle = -math.atan2(
+            float(a[1] - b[1]), float(b[0] - a[0])
+        )  # corners given left to right in the image
         roi = Roi(float(cx), float(cy), max(side, 4.0), angle)
         m = _roi_to_input(roi, _IRIS_INPUT)
         if flip:  # the model is trained on one eye: mirror the other

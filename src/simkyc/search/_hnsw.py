@@ -19,6 +19,7 @@ it: the scores returned are exact, only the candidate set is approximate.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,20 @@ EXACT_BELOW = 2048
 """Galleries smaller than this are searched exactly (faster than a graph walk, recall 1)."""
 
 _SPREAD = 4.0  # int8 range covers +-4 standard deviations of a centred component
+
+
+def _usearch_index() -> Any:
+    """usearch's `Index`, imported after onnxruntime.
+
+    Why: in one process, loading usearch's extension *before* onnxruntime makes the later
+    `import onnxruntime` (the face embedder) die with a segmentation fault (usearch 2.26,
+    onnxruntime in this venv); the other order is fine.
+    """
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
 
 
 class HnswIndex(EmbeddedIndex):
@@ -98,7 +113,7 @@ class HnswIndex(EmbeddedIndex):
 
     def _build_graph(self) -> None:
         """Fit centre and scale on the current gallery and index every live vector."""
-        from usearch.index import Index
+        Index = _usearch_index()
 
         gallery = self._gallery
         live = np.flatnonzero(gallery.alive[: gallery.high])
@@ -163,7 +178,7 @@ class HnswIndex(EmbeddedIndex):
         }
 
     def _restore_extra(self, header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> None:
-        from usearch.index import Index
+        Index = _usearch_index()
 
         self._params = dict(header.get("graph", self._params))
         if "graph" not in arrays:

@@ -58,7 +58,8 @@ class SearchSettings(BaseSettings):
     milvus_index_type: str = "IVF_FLAT"
     milvus_index_params: dict[str, Any] = {"nlist": 1024}
     milvus_search_params: dict[str, Any] = {"nprobe": 32}
-    candidates: int = 32  # candidates re-ranked exactly (hnsw, milvus)
+    candidates: int = 64  # candidates re-ranked exactly (hnsw, milvus)
+    hnsw_ef: int = 256  # HNSW search breadth (expansion_search)
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir if self.index_dir is not None else get_settings().home / "index"
@@ -108,6 +109,7 @@ def open_index(
             embedded = cls(transform, path=path)
         if isinstance(embedded, HnswIndex):
             embedded.candidates = settings.candidates
+            embedded.expansion_search = settings.hnsw_ef
         return embedded
     from simkyc.search._milvus import MilvusIndex
 

@@ -210,7 +210,7 @@ def read_video(path: Path, *, max_side: int = 640, max_frames: int = 3000) -> Vi
             scale = max_side / max(h, w)
             if scale < 1:
                 bgr = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
             thumb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (32, 24), interpolation=cv2.INTER_AREA)
             thumb_f = thumb.astype(np.float32)
             if last_thumb is not None and float(np.abs(thumb_f - last_thumb).mean()) < _DUPLICATE_MAD:
@@ -245,7 +245,7 @@ def frames_from_jpegs(parts: Iterable[tuple[bytes, float]]) -> list[Frame]:
 
 
 def adhoc_challenge(actions: Sequence[Action], *, now: float | None = None, ttl_s: float = 60.0) -> Challenge:
-    """A challenge for offline checks (CLI, benchmarks): given actions, fresh nonce, signed with a throwaway key."""
+    """A challenge for offline checks (CLI, benchmarks): given actions, fresh nonce, a throwaway key."""
     issued = round(time.time() if now is None else now, 3)
     ch = Challenge(tuple(actions), secrets.token_hex(16), issued, round(issued + ttl_s, 3))
     return sign_challenge(ch, secrets.token_bytes(32))

@@ -20,6 +20,7 @@ decision, on review close, or by `simkyc retention run`.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -329,13 +330,27 @@ def _upsert_identity(uow: UnitOfWork, doc: IdDocument, now: datetime) -> tuple[i
     uow.conn.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["id_hash"]))
     row = uow.conn.execute(select(identity.c.id).where(identity.c.id_hash == id_hash)).one()
     uow.lock_identity(row.id)
-    # Refresh the stored fields (a renewed card) now that the row is ours.
+    # An existing identity's fields change only when a registration with the new card is APPROVED
+    # (`_refresh_identity`): a refused attempt with an altered card must not rename the holder.
+    return int(row.id), masked
+
+
+def _fields_array(doc: IdDocument) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(json.dumps(_document_fields(doc), ensure_ascii=False).encode(), dtype=np.uint8)
+
+
+def _refresh_identity(uow: UnitOfWork, identity_id: int, arrays: dict[str, Any], now: datetime) -> None:
+    """Store the card fields of an approved registration on its identity (a renewed card, a new name)."""
+    if "fields" not in arrays:
+        return
+    fields = json.loads(np.asarray(arrays["fields"], dtype=np.uint8).tobytes())
+    id_hash = uow.conn.execute(select(identity.c.id_hash).where(identity.c.id == identity_id)).scalar_one()
+    key_id, blob = uow.keys.encrypt_json(fields, aad=aad_identity(id_hash))
     uow.conn.execute(
         update(identity)
-        .where(identity.c.id == row.id)
-        .values(fields_enc=blob, key_id=key_id, name_hash=values["name_hash"], updated_at=now)
+        .where(identity.c.id == identity_id)
+        .values(fields_enc=blob, key_id=key_id, name_hash=uow.keys.name_hash(fields["name"]), updated_at=now)
     )
-    return int(row.id), masked
 
 
 def _refuse(uow: UnitOfWork, exc: SimkycError, *, actor: str, obj: str, details: dict[str, Any]) -> None:
@@ -419,7 +434,8 @@ def open_registration(cmd: OpenRegistration, *, deps: RegistrationDeps) -> Opene
         )
         assert doc.portrait is not None  # validate_document(require_portrait=True)
         key_id, photo_blob = uow.keys.encrypt(
-            arrays_to_bytes({"id_photo": _image_to_array(doc.portrait)}), aad=aad_id_photo(reg_id)
+            arrays_to_bytes({"id_photo": _image_to_array(doc.portrait), "fields": _fields_array(doc)}),
+            aad=aad_id_photo(reg_id),
         )
         uow.conn.execute(
             insert(registration).values(
@@ -878,6 +894,8 @@ def _bind_number(conn: Connection, reg: Any, now: datetime) -> None:
     }
     if existing is None:
         conn.execute(insert(phone_number).values(number=reg.phone_number, **values))
+    elif existing.status in HELD:  # never re-bind a number someone holds
+        raise ConflictError(Reason.PHONE_NUMBER_TAKEN)
     else:
         conn.execute(
             update(phone_number)
@@ -936,6 +954,11 @@ def _apply(
     keep_photo = outcome is Outcome.RETRY
     if reg.kind == "new" and outcome is Outcome.APPROVED:
         _bind_number(conn, reg, now)
+        if reg.id_photo_enc is not None:
+            pending = arrays_from_bytes(
+                uow.keys.decrypt(reg.key_id, reg.id_photo_enc, aad=aad_id_photo(reg.id))
+            )
+            _refresh_identity(uow, reg.identity_id, pending, now)
         if assessment.template is not None:
             added = _store_template(
                 uow,
@@ -1032,6 +1055,7 @@ def review(
             )
             if reg.kind == "new":
                 _bind_number(conn, reg, now)
+                _refresh_identity(uow, reg.identity_id, evidence, now)
                 if "template" in evidence and reg.model_name:
                     added = _store_template(
                         uow,

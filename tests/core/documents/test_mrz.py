@@ -92,6 +92,11 @@ def test_ocr_confusions_are_repaired_with_check_digits() -> None:
     assert r.valid and r.number == "L898902C3" and r.lines == TD3
 
 
+def test_lower_case_misreads_inside_the_zone() -> None:
+    rows = ["Dateofexpiry/Dated'expiration", "P<UTOErIKSSON<<ANNA<MArIA<<<<<<<<<<<<<<<<<<<", TD3[1]]
+    assert read_mrz(rows, today=TODAY).lines == TD3
+
+
 def test_fillers_read_as_k() -> None:
     noisy = ["I<UTOERIKSSON<<ANNA<MARIA<<<<KK<<<<<", "D231458907UTO7408122F1204159<<KK<<<6"]
     r = read_mrz(noisy, today=TODAY)

@@ -14,7 +14,9 @@ W, H = 640, 480
 _RNG_CLOUD = np.random.default_rng(0).uniform(-1, 1, size=(468, 3))
 
 
-def face_landmarks(*, yaw: float = 0.0, pitch: float = 0.0, ear: float = 0.3, scale: float = 0.25) -> npt.NDArray[np.float32]:
+def face_landmarks(
+    *, yaw: float = 0.0, pitch: float = 0.0, ear: float = 0.3, scale: float = 0.25
+) -> npt.NDArray[np.float32]:
     """468 points: the six pose points projected from the generic model rotated by yaw/pitch (degrees,
     yaw > 0 = the customer's own left), eyelids opened to `ear`, the rest a cloud around the face."""
     rvec = np.array([math.radians(-pitch), math.radians(-yaw), 0.0])
@@ -35,10 +37,11 @@ def face_landmarks(*, yaw: float = 0.0, pitch: float = 0.0, ear: float = 0.3, sc
         half = ear * width / 2
         a, b = p1 + (p4 - p1) / 3, p1 + 2 * (p4 - p1) / 3
         pts[eye[inner], :2] = p4
-        pts[eye[1], :2] = a - [0, half]
-        pts[eye[2], :2] = b - [0, half]
-        pts[eye[5], :2] = a + [0, half]
-        pts[eye[4], :2] = b + [0, half]
+        up = np.array([0.0, half])
+        pts[eye[1], :2] = a - up
+        pts[eye[2], :2] = b - up
+        pts[eye[5], :2] = a + up
+        pts[eye[4], :2] = b + up
     return pts
 
 

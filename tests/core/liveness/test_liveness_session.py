@@ -15,6 +15,7 @@ from simkyc.core.liveness import (
     EventKind,
     FaceObservation,
     Frame,
+    LivenessResult,
     LivenessSession,
     sign_challenge,
 )
@@ -33,7 +34,9 @@ class ScriptedAnalyzer:
         return self.script.pop(0)
 
 
-def obs(lm: npt.NDArray[np.float32], *, faces: int = 1, track: int = 1, detected: bool = False) -> FaceObservation:
+def obs(
+    lm: npt.NDArray[np.float32], *, faces: int = 1, track: int = 1, detected: bool = False
+) -> FaceObservation:
     return FaceObservation(lm, 1.0, faces, detected, track)
 
 
@@ -41,7 +44,9 @@ def challenge(*actions: Action, ttl: float = 30.0) -> Challenge:
     return sign_challenge(Challenge(tuple(actions), "ab" * 16, T0, T0 + ttl), b"k" * 32)
 
 
-def run(ch: Challenge, script: Sequence[FaceObservation | None], *, fps: float = 15.0, t_start: float = T0 + 0.2):
+def run(
+    ch: Challenge, script: Sequence[FaceObservation | None], *, fps: float = 15.0, t_start: float = T0 + 0.2
+) -> tuple[LivenessResult, list[str]]:
     session = LivenessSession(ch, analyzer=ScriptedAnalyzer(script))
     events = session.start(T0)
     for i in range(len(script)):
@@ -97,14 +102,14 @@ def test_face_lost_for_too_long() -> None:
 
 
 def test_two_faces() -> None:
-    script = still(3) + [obs(face_landmarks(), faces=2, detected=True)] + still(3)
+    script = [*still(3), obs(face_landmarks(), faces=2, detected=True), *still(3)]
     result, _ = run(challenge(Action.BLINK, Action.NOD), script)
     assert result.reasons == (Reason.MULTIPLE_FACES,)
 
 
 def test_restarted_track_without_embedder_is_a_changed_face() -> None:
     second = [obs(face_landmarks(), track=2, detected=True)] + [obs(face_landmarks(yaw=-30), track=2)] * 3
-    script = still(8) + still(4, yaw=30) + still(2) + second
+    script = [*still(8), *still(4, yaw=30), *still(2), *second]
     result, _ = run(challenge(Action.TURN_LEFT, Action.TURN_RIGHT), script)
     assert Reason.FACE_CHANGED in result.reasons
 
@@ -134,6 +139,6 @@ def test_a_repeated_frame_fails_at_once() -> None:
 
 
 def test_signals_trace_covers_every_frame() -> None:
-    result, _ = run(challenge(Action.BLINK, Action.NOD), still(4) + [None] + still(4))
+    result, _ = run(challenge(Action.BLINK, Action.NOD), [*still(4), None, *still(4)])
     assert len(result.signals) == 9
     assert [s.face_ok for s in result.signals].count(False) == 1

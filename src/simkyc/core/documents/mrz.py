@@ -343,9 +343,16 @@ def read_mrz(texts: Sequence[str], *, today: dt.date) -> MrzRecord:
     :raises DocumentError: MRZ_NOT_FOUND when no 2- or 3-line MRZ-like block is present,
         MRZ_CHECK_DIGIT when one is present but no repair makes every check digit hold.
     """
-    # MRZ lines are upper case; printed captions around them are not.
-    rows = [_clean(t) for t in texts if not any(c.islower() for c in t)]
-    rows = [r for r in rows if len(r) >= 26 and (r.count("<") >= 1 or sum(c.isdigit() for c in r) >= 8)]
+
+    # MRZ lines hold fillers or many digits and are upper case (OCR may still read an R as r);
+    # printed captions around them are mixed case.
+    def mrz_like(t: str) -> bool:
+        lower = sum(c.islower() for c in t)
+        return (t.count("<") >= 2 and lower <= len(t) // 5) or (
+            lower == 0 and sum(c.isdigit() for c in t) >= 8
+        )
+
+    rows = [r for r in (_clean(t) for t in texts if mrz_like(t)) if len(r) >= 26]
     if not rows:
         raise DocumentError(Reason.MRZ_NOT_FOUND)
     best: MrzRecord | None = None

@@ -20,8 +20,8 @@ from simkyc.core.liveness.types import Action
 from simkyc.errors import LivenessError, Reason
 
 __all__ = [
-    "Challenge",
     "DEFAULT_TTL_S",
+    "Challenge",
     "new_challenge",
     "sign_challenge",
     "verify_challenge",
@@ -124,6 +124,7 @@ def new_challenge(
     if n_actions not in (2, 3):
         raise ValueError("a challenge has 2 or 3 actions")
     pool = list(Action)
+    rng: random.Random
     if seed is None:
         rng = secrets.SystemRandom()
         nonce = secrets.token_hex(16)

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from simkyc.core.faces.types import Image
 from simkyc.core.liveness.signals import inter_ocular
 
-__all__ = ["FrameFreshness", "PlanarFlow", "RIGID_POINTS", "planar_residual"]
+__all__ = ["RIGID_POINTS", "FrameFreshness", "PlanarFlow", "planar_residual"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -44,8 +44,8 @@ def planar_residual(frontal: FloatArray, turned: FloatArray) -> float:
     if h is None:
         return float("inf")
     ones = np.ones((len(src), 1))
-    proj = np.hstack([src, ones]) @ h.T
-    proj = proj[:, :2] / proj[:, 2:3]
+    hom = np.hstack([src, ones]) @ h.T
+    proj = hom[:, :2] / hom[:, 2:3]
     rms = float(np.sqrt(np.mean(np.sum((proj - dst) ** 2, axis=1))))
     scale = max(inter_ocular(frontal), 1e-6)
     return rms / scale
@@ -140,17 +140,17 @@ class PlanarFlow:
     _iod: float = 1.0
 
     def update(self, image: Image, landmarks: FloatArray, deviation: float) -> float | None:
-        """Feed one frame (RGB) with its landmarks and pose deviation from the session's baseline, in degrees."""
+        """Feed one RGB frame, its landmarks and its pose deviation from the session baseline (degrees)."""
         if deviation < self.reset_deg:
             self._frontal = (image, landmarks)  # kept by reference; grey only when a turn starts
             self._anchor = self._points = self._prev = None
             return None
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
         if self._anchor is None:
             if self._frontal is None:
                 return None
             f_img, f_lm = self._frontal
-            f_grey = cv2.cvtColor(f_img, cv2.COLOR_RGB2GRAY)
+            f_grey = np.asarray(cv2.cvtColor(f_img, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
             self._frontal = None
             anchor = _face_corners(f_grey, f_lm)
             if anchor is None:
@@ -180,7 +180,9 @@ def _face_corners(grey: npt.NDArray[np.uint8], landmarks: FloatArray) -> FloatAr
     mask = np.zeros(grey.shape, dtype=np.uint8)
     cv2.fillConvexPoly(mask, hull.astype(np.int32), 255)
     iod = max(inter_ocular(landmarks), 1.0)
-    pts = cv2.goodFeaturesToTrack(grey, maxCorners=80, qualityLevel=0.01, minDistance=max(3.0, iod / 12), mask=mask)
+    pts = cv2.goodFeaturesToTrack(
+        grey, maxCorners=80, qualityLevel=0.01, minDistance=max(3.0, iod / 12), mask=mask
+    )
     if pts is None or len(pts) < 12:
         return None
     out: FloatArray = pts.reshape(-1, 2).astype(np.float32)
@@ -190,7 +192,7 @@ def _face_corners(grey: npt.NDArray[np.uint8], landmarks: FloatArray) -> FloatAr
 def _track(
     prev: npt.NDArray[np.uint8], cur: npt.NDArray[np.uint8], pts: FloatArray, *, margin: float
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Lucas-Kanade forward and back on the region around the points; a point survives when it returns within half a pixel."""
+    """Lucas-Kanade forward and back around the points; a point survives if it comes back within 0.5 px."""
     h, w = prev.shape[:2]
     x0, y0 = np.maximum(np.floor(pts.min(axis=0) - margin), 0).astype(int)
     x1, y1 = np.minimum(np.ceil(pts.max(axis=0) + margin), [w, h]).astype(int)

@@ -31,13 +31,13 @@ _MEAN = np.array([-2.0517, 2.8412, 0.0188, 1.7056, 0.2929, -0.1205, 0.1729])
 _STD = np.array([0.2264, 0.4726, 0.0711, 2.2966, 0.1324, 0.107, 0.0508])
 _WEIGHTS = np.array([-0.556, 0.425, -0.892, 0.361, -1.397, 0.908, -0.582])
 _BIAS = 0.092
-# which features speak for a screen (moire, colour cast, no skin glare) and which for paper (edges, dull colour)
+# which features speak for a screen (moire, colour cast, no skin glare), which for paper (edges, dull colour)
 _SCREEN_FEATURES = np.array([1, 1, 1, 0, 0, 1, 0], dtype=bool)
 
 
 @dataclass(frozen=True, slots=True)
 class PassiveCues:
-    """Per-frame passive score (log-odds; > 0 leans to attack), its screen and paper shares, the raw features."""
+    """Per-frame passive score (log-odds; > 0 leans to attack), its screen and paper shares, raw features."""
 
     score: float
     screen: float  # the part of `score` carried by screen features
@@ -86,7 +86,9 @@ def passive_features(image: Image, landmarks: FloatArray | None = None) -> Float
     fx0, fy0 = int((x0 - rx0) * scale), int((y0 - ry0) * scale)
     fx1, fy1 = int((x1 - rx0) * scale), int((y1 - ry0) * scale)
     edges[fy0:fy1, fx0:fx1] = 0
-    lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=60, minLineLength=int(0.6 * max(fw, fh) * scale), maxLineGap=4)
+    lines = cv2.HoughLinesP(
+        edges, 1, np.pi / 180, threshold=60, minLineLength=int(0.6 * max(fw, fh) * scale), maxLineGap=4
+    )
     border = float(0 if lines is None else min(len(lines), 20))
     hsv = cv2.cvtColor(face, cv2.COLOR_RGB2HSV)
     saturation = float(hsv[..., 1].mean() / 255.0)

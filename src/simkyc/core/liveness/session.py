@@ -72,10 +72,13 @@ class LivenessConfig:
     max_interval_s: float = 1.5
     repeat_mad: float = 0.05
     embed_interval_s: float = 0.5
-    max_keyframes: int = 8  # periodic embeddings per session (start, middle, end...), plus as many restarts or cuts
+    max_keyframes: int = (
+        8  # periodic embeddings per session (start, middle, end...), plus as many restarts or cuts
+    )
     cut_mad: float = 20.0  # whole-frame grey change between consecutive frames that marks a cut
-    # cosine between any two keyframes; for dlib-resnet-v1 on these clips: same person >= 0.89, the man and the
-    # woman of ../shared/data/videos 0.83-0.87. The shell should take it from the embedder's calibration.
+    # cosine between any two keyframes; for dlib-resnet-v1 on these clips: same person >= 0.89, the man
+    # and the woman of ../shared/data/videos 0.83-0.87. The shell should set it from the embedder's
+    # calibration.
     same_face_min_similarity: float = 0.88
     planar_min_pose_deg: float = 12.0  # pose change needed before the planar test says anything
     planar_max_pose_deg: float = 40.0  # frames turned further are not used by the planar test
@@ -94,7 +97,9 @@ class _Blink:
     closed_at: float | None = None
     aspect_at_close: float = 0.0
 
-    def update(self, s: FrameSignals, aspect: float, ear_base: float, pose_ok: bool, cfg: LivenessConfig) -> bool:
+    def update(
+        self, s: FrameSignals, aspect: float, ear_base: float, pose_ok: bool, cfg: LivenessConfig
+    ) -> bool:
         if not s.face_ok or ear_base <= 0 or not pose_ok:
             self.closed_at = None
             return False
@@ -151,7 +156,12 @@ class _Detector:
         self.poses = {a: _Pose(a) for a in _MOVES}
 
     def update(
-        self, action: Action, s: FrameSignals, aspect: float, base: tuple[float, float, float], cfg: LivenessConfig
+        self,
+        action: Action,
+        s: FrameSignals,
+        aspect: float,
+        base: tuple[float, float, float],
+        cfg: LivenessConfig,
     ) -> bool:
         ear_base, yaw_base, pitch_base = base
         dyaw, dpitch = s.yaw - yaw_base, s.pitch - pitch_base
@@ -335,7 +345,9 @@ class LivenessSession:
         # fairly frontal frame) and every embed_interval_s while frontal
         near = abs(s.yaw - yaw_base) < 25 and abs(s.pitch - pitch_base) < 20
         forced = self._key_pending and near
-        if self._embedder is not None and (forced or (frontal and t - self._last_key_t >= cfg.embed_interval_s)):
+        if self._embedder is not None and (
+            forced or (frontal and t - self._last_key_t >= cfg.embed_interval_s)
+        ):
             self._keyframes.append((t, forced, face_chip(image, lm, size=self._embedder.chip_size)))
             self._last_key_t = t
             self._key_pending = self._key_pending and not forced
@@ -366,7 +378,9 @@ class LivenessSession:
                 events.append(ProgressEvent(EventKind.WAITING_FOR, t, action=nxt))
         return self._emit(events)
 
-    def _consider_best(self, image: Image, s: FrameSignals, ear_base: float, yaw_b: float, pitch_b: float) -> None:
+    def _consider_best(
+        self, image: Image, s: FrameSignals, ear_base: float, yaw_b: float, pitch_b: float
+    ) -> None:
         """Keep the few frames best for a 1:1 match: frontal, eyes open, sharp."""
         pose_pen = math.hypot(s.yaw - yaw_b, s.pitch - pitch_b)
         if pose_pen > 12 or (ear_base > 0 and s.ear < 0.85 * ear_base):
@@ -379,7 +393,6 @@ class LivenessSession:
     # -- whole session -----------------------------------------------------------------------
 
     def _decide(self) -> LivenessResult:
-        cfg = self.config
         reasons: list[Reason] = []
         scores: dict[str, float] = {
             "frames": float(self._frames),
@@ -426,7 +439,7 @@ class LivenessSession:
         keys = self._keyframes
         cap = self.config.max_keyframes
         if len(keys) > cap:
-            # every track start and cut (latest first, up to `cap`), plus start, middle and end and an even spread
+            # every track start and cut (latest, up to `cap`), plus start, middle, end and an even spread
             forced = [i for i, k in enumerate(keys) if k[1]][-cap:]
             chosen = set(forced) | {0, len(keys) // 2, len(keys) - 1}
             for i in np.linspace(0, len(keys) - 1, cap).round().astype(int):
@@ -444,7 +457,7 @@ class LivenessSession:
         return [Reason.FACE_CHANGED] if worst < self.config.same_face_min_similarity else []
 
     def _planar(self, scores: dict[str, float]) -> list[Reason]:
-        """A flat picture: the face's pixels followed from the frontal pose to the turned poses fit one homography.
+        """A flat picture: the face's pixels followed from the frontal to the turned poses fit one homography.
 
         Decided on the optical-flow residuals measured at pose deviations between
         `planar_min_pose_deg` and `planar_max_pose_deg` (the median of the three
@@ -453,7 +466,9 @@ class LivenessSession:
         it to decide.
         """
         cfg = self.config
-        usable = [(d, r) for d, r in self._parallax if cfg.planar_min_pose_deg <= d <= cfg.planar_max_pose_deg]
+        usable = [
+            (d, r) for d, r in self._parallax if cfg.planar_min_pose_deg <= d <= cfg.planar_max_pose_deg
+        ]
         if self._parallax:
             scores["pose_span_deg"] = max(d for d, _ in self._parallax)
         if len(self._tracked) >= 2:
@@ -463,7 +478,9 @@ class LivenessSession:
             if ok:
                 f = min(ok, key=lambda i: dev[i])
                 t = max(ok, key=lambda i: dev[i])
-                scores["landmark_planar_residual"] = planar_residual(self._tracked[f].landmarks, self._tracked[t].landmarks)
+                scores["landmark_planar_residual"] = planar_residual(
+                    self._tracked[f].landmarks, self._tracked[t].landmarks
+                )
         if not usable:
             return []
         usable.sort(key=lambda x: -x[0])

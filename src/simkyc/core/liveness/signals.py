@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -61,7 +62,7 @@ _RIGHT_EYE_RING = (33, 133, 159, 145)
 _LEFT_EYE_RING = (263, 362, 386, 374)
 
 
-def _dist(a: FloatArray, b: FloatArray) -> float:
+def _dist(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
     return float(np.hypot(a[0] - b[0], a[1] - b[1]))
 
 
@@ -93,7 +94,7 @@ def face_aspect(landmarks: FloatArray) -> float:
 
 @dataclass(frozen=True, slots=True)
 class HeadPose:
-    """Degrees. yaw > 0: turned to the customer's own left; pitch > 0: chin up; roll > 0: head tilted clockwise."""
+    """Degrees. yaw > 0: turned to the customer's own left; pitch > 0: chin up; roll > 0: tilted clockwise."""
 
     yaw: float
     pitch: float
@@ -134,8 +135,7 @@ def face_crop_grey(image: Image, landmarks: FloatArray, *, size: int = 96) -> np
         return np.zeros((size, size), dtype=np.uint8)
     crop = image[y0:y1, x0:x1]
     grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
-    out: npt.NDArray[np.uint8] = cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA)
-    return out
+    return np.asarray(cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
 def sharpness_exposure(grey_face: npt.NDArray[np.uint8]) -> tuple[float, float]:
@@ -145,14 +145,14 @@ def sharpness_exposure(grey_face: npt.NDArray[np.uint8]) -> tuple[float, float]:
 
 
 def frame_thumbnail(image: Image) -> FloatArray:
-    """The whole frame, grey, 32x24: two frames whose thumbnails agree to a tiny mean difference are one frame."""
+    """The whole frame, grey, 32x24: frames whose thumbnails agree to a tiny mean difference are one frame."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     small = cv2.resize(grey, (32, 24), interpolation=cv2.INTER_AREA)
     return small.astype(np.float32).reshape(-1)
 
 
 def face_chip(image: Image, landmarks: FloatArray, *, size: int = _CHIP_SIZE) -> Image:
-    """A dlib-style aligned face chip cut by a similarity transform on eye centres, nose tip and mouth corners."""
+    """A dlib-style aligned chip: a similarity transform on eye centres, nose tip and mouth corners."""
     src = np.stack(
         [
             landmarks[list(_RIGHT_EYE_RING), :2].mean(axis=0),
@@ -166,5 +166,5 @@ def face_chip(image: Image, landmarks: FloatArray, *, size: int = _CHIP_SIZE) ->
     m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if m is None:
         m = cv2.getAffineTransform(src[:3], dst[:3])
-    chip: Image = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return chip
+    chip = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(chip, dtype=np.uint8)

@@ -14,10 +14,10 @@ from simkyc.models.dlib_onnx.parser import DlibNet, anet_layout, parse_dlib_net
 
 __all__ = [
     "CONVERTER_VERSION",
+    "TEMPLATE_TAG",
     "ConvertedModel",
     "DlibNet",
     "OnnxDlibEmbedder",
-    "TEMPLATE_TAG",
     "anet_layout",
     "build_onnx",
     "convert",

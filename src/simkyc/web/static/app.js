@@ -138,7 +138,7 @@ $("#chip-file").addEventListener("change", async (ev) => {
       setPortrait(new Blob([bin], { type: "image/" + (rec.portrait.format || "jpeg") }));
     }
     $("#ocr-status").textContent = "";
-    $("#intake-error").textContent = t("chip_done");
+    $("#intake-status").textContent = t("chip_done");
   } catch (e) { $("#intake-error").textContent = reasonText("ID_RECORD_INVALID", "The ID reader record is malformed."); }
 });
 
@@ -303,6 +303,7 @@ function showResult(r) {
 $("#result-next").addEventListener("click", () => {
   $("#intake-form").reset(); setPortrait(null); state.fields = null; state.reg = null;
   $("#chip-file").value = ""; $("#card-file").value = ""; $("#ocr-status").textContent = ""; $("#intake-error").textContent = "";
+  $("#intake-status").textContent = "";
   show("intake");
 });
 $("#result-retry").addEventListener("click", () => show("consent"));
@@ -403,7 +404,7 @@ async function loadDashboard() {
   stackedBars($("#chart-days"), days, outlets.map((o) => ({ name: o.name, values: days.map((day) => (d.per_day[o.id] || {})[day] || 0) })), t("no_data"));
   hBars($("#chart-reasons"), (d.reasons || []).map((r) => ({ label: reasonText(r.code, r.message), value: r.count, color: r.outcome === "REVIEW" ? "#9a6700" : "#b3261e" })), t("no_data"));
   const outcomes = ["APPROVED", "REJECTED", "REVIEW", "RETRY"];
-  stackedBars($("#chart-outcomes"), outlets.map((o) => o.name.padStart(5, " ")),
+  stackedBars($("#chart-outcomes"), outlets.map((o) => o.name),
     outcomes.map((oc) => ({ name: t("out_" + oc), values: outlets.map((o) => (d.outcomes[o.id] || {})[oc] || 0) })), t("no_data"));
 }
 

@@ -14,15 +14,16 @@ function svgEl(name, attrs, text) {
 function stackedBars(container, categories, series, emptyText) {
   container.replaceChildren();
   if (!categories.length) { container.textContent = emptyText; return; }
-  const W = 760, H = 260, L = 40, B = 40, T = 10, R = 150;
+  const W = 760, H = 260, L = 40, B = 40, T = 10, R = 190;
   const totals = categories.map((_, i) => series.reduce((a, s) => a + (s.values[i] || 0), 0));
-  const max = Math.max(1, ...totals);
+  const step = Math.max(1, Math.ceil(Math.max(1, ...totals) / 4)); // whole-number gridlines
+  const max = step * Math.ceil(Math.max(1, ...totals) / step);
   const bw = (W - L - R) / categories.length;
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
-  for (let g = 0; g <= 4; g++) {
-    const y = T + (H - T - B) * (1 - g / 4);
+  for (let v = 0; v <= max; v += step) {
+    const y = T + (H - T - B) * (1 - v / max);
     svg.append(svgEl("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#e3e7ec" }));
-    svg.append(svgEl("text", { x: L - 6, y: y + 4, "text-anchor": "end", fill: "#5d6875" }, Math.round((max * g) / 4)));
+    svg.append(svgEl("text", { x: L - 6, y: y + 4, "text-anchor": "end", fill: "#5d6875" }, v));
   }
   categories.forEach((cat, i) => {
     let y = H - B;
@@ -35,7 +36,8 @@ function stackedBars(container, categories, series, emptyText) {
       rect.append(svgEl("title", {}, `${cat} · ${s.name}: ${v}`));
       svg.append(rect);
     });
-    svg.append(svgEl("text", { x: L + i * bw + bw / 2, y: H - B + 14, "text-anchor": "middle", fill: "#5d6875" }, cat.slice(5)));
+    const label = /^\d{4}-\d\d-\d\d$/.test(cat) ? cat.slice(5) : cat; // days as MM-DD
+    svg.append(svgEl("text", { x: L + i * bw + bw / 2, y: H - B + 14, "text-anchor": "middle", fill: "#5d6875" }, label));
   });
   series.forEach((s, si) => {
     svg.append(svgEl("rect", { x: W - R + 12, y: T + si * 18, width: 12, height: 12, fill: PALETTE[si % PALETTE.length] }));
