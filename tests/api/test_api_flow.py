@@ -93,6 +93,10 @@ def test_live_clip_registers_then_platform_report_cancel_review(
 
     # every step is in the audit log, and the chain verifies
     api.ctx.platform_audit.flush()
+    entries = api.client.get("/api/audit?limit=500", headers=api.headers["demo-auditor"]).json()
+    checks = [i for e in entries if e["action"] == "platform.check" for i in e["details"]["items"]]
+    assert len(checks) >= 6 and {i["answer"] for i in checks} == {"consistent", "inconsistent", "no_record"}
+    assert phone not in str(entries) and number not in str(entries)  # masked numbers only
     actions = {
         e["action"]
         for e in api.client.get("/api/audit?limit=500", headers=api.headers["demo-auditor"]).json()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from simkyc.core.faces.adapt import Adaptation, adapt, adapt_one
+from simkyc.core.faces.adapt import Adaptation, AdaptedEmbedder, adapt, adapt_one
 from simkyc.errors import ModelError
 from simkyc.eval.adapt_train import fit_linear, train_adaptation
 
@@ -96,3 +96,32 @@ def test_refuses_templates_of_another_embedder() -> None:
 def test_fit_refuses_data_without_repeated_people() -> None:
     with pytest.raises(ValueError, match="two or more"):
         fit_linear(np.eye(4, dtype=np.float32), ["a", "b", "c", "d"])
+
+
+class _FakeEmbedder:
+    name = "fake"
+    version = "1"
+    dim = 8
+    chip_size = 4
+
+    def embed(self, chip: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.embed_batch([chip])[0]
+        return out
+
+    def embed_batch(self, chips: list[np.ndarray]) -> np.ndarray:
+        v = np.stack([np.resize(c.astype(np.float32).ravel(), 8) + 1.0 for c in chips])
+        out: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+        return out
+
+
+def test_adapted_embedder_renames_and_maps_every_template() -> None:
+    ad = _adaptation(np.random.default_rng(6), dout=8)
+    emb = AdaptedEmbedder(_FakeEmbedder(), ad)
+    assert emb.name == "fake+test" and emb.version == f"1+{ad.version}" and emb.dim == 8
+    chips = [np.full((4, 4, 3), i, np.uint8) for i in range(3)]
+    batch = emb.embed_batch(chips)
+    assert np.allclose(batch, adapt(ad, _FakeEmbedder().embed_batch(chips)))
+    assert np.allclose(emb.embed(chips[1]), batch[1], atol=1e-6)
+    assert emb.embed_batch([]).shape == (0, 8)
+    with pytest.raises(ModelError):
+        AdaptedEmbedder(_FakeEmbedder(), Adaptation("x", "other", "1", ad.mean, ad.matrix))

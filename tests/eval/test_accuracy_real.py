@@ -218,3 +218,26 @@ def test_adapt_command_writes_a_loadable_versioned_artefact(
     ad.check_embedder(mini_dev.embedder, mini_dev.embedder_version)
     assert ad.version in result.output
     assert json.loads(cal.read_text())["embedder"] == f"{mini_dev.embedder}+{ad.name}"
+
+
+def test_shipped_adaptation_fits_the_default_embedder_and_spreads_east_asian_faces(
+    mini_dev: DevEmbeddings,
+) -> None:
+    """If this fails after an embedder change, re-run `simkyc eval adapt --calibration ...`."""
+    from simkyc import bootstrap
+
+    ad = bootstrap.face_adaptation(bootstrap.face_pipeline().embedder)
+    assert ad is not None and ad.name == "nap"
+    cal = bootstrap.adapted_calibration()
+    assert cal.embedder == "dlib-resnet-v1+nap" and cal.embedder_version.endswith(ad.version)
+    assert cal.extra["per_group"]["1e-3"]["east_asian"]["fmr"] <= 1e-3
+    d = mini_dev.subset(mini_dev.ok & np.array([im.group.value == "east_asian" for im in mini_dev.images]))
+    people = np.array([im.person for im in d.images])
+    same = people[:, None] == people[None, :]
+    off = ~np.eye(len(people), dtype=bool)
+
+    def separation(x: np.ndarray) -> float:
+        s = x @ x.T
+        return float((s[same & off].mean() - s[~same].mean()) / s[~same].std())
+
+    assert separation(adapt(ad, d.plain)) > separation(d.plain)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simkyc.eval.abstain import error_versus_reject, quality_score, rates_with_abstention
+from simkyc.eval.abstain import error_versus_reject, flip_consistency, quality_score, rates_with_abstention
 from simkyc.eval.fusion import draw_trials, fusion_scores
 
 
@@ -62,3 +62,9 @@ def test_rejecting_low_quality_removes_errors_when_quality_predicts_them() -> No
     assert abs(flat.fnmr[1] - flat.fnmr[0]) < 0.5 * (curve.fnmr[0] - curve.fnmr[2])
     rates = rates_with_abstention(genuine, gq < 0.1, impostor, iq < 0.1, threshold=0.6)
     assert rates["fnmr"] < curve.fnmr[0] and 0.05 < rates["retry_genuine"] < 0.15
+
+
+def test_flip_consistency_is_the_cosine_of_each_pair() -> None:
+    a = np.array([[1.0, 0.0], [0.0, 1.0]])
+    b = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert np.allclose(flip_consistency(a, b), [1.0, 0.0])

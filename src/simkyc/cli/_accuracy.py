@@ -201,11 +201,13 @@ def adapt(
             if fold is None:
                 raise typer.BadParameter("too few people to choose the adaptation's parameters")
             params, results = select_nap(d.plain, people, groups, fold)
+            if not results:
+                console.print("too few people to choose NAP's parameters: using the defaults k=2, keep=0.3")
             meta["selection"] = {
                 "criterion": "worst group's FNMR at the strictest group's threshold for FMR 1e-3",
                 "folds": folds,
                 "chosen": {"k": params.k, "keep": params.keep, "centre": params.centre},
-                "cv_worst_fnmr": results[params],
+                "cv_worst_fnmr": results.get(params),
             }
             ad = train_adaptation(
                 d.plain,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["RejectCurve", "error_versus_reject", "quality_score", "rates_with_abstention"]
+__all__ = ["RejectCurve", "error_versus_reject", "flip_consistency", "quality_score", "rates_with_abstention"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -55,6 +55,18 @@ def quality_score(
         ]
     )
     out: F64 = parts.min(axis=0)
+    return out
+
+
+def flip_consistency(templates: npt.ArrayLike, mirrored: npt.ArrayLike) -> F64:
+    """Cosine between each template and its mirrored chip's template: a quality the embedder itself gives.
+
+    A clear frontal face looks the same to the network mirrored; blur, a turned head,
+    occlusion or a poor crop make the two disagree. Costs one extra embedding (the TTA flip).
+    """
+    a = np.asarray(templates, np.float64)
+    b = np.asarray(mirrored, np.float64)
+    out: F64 = np.einsum("nd,nd->n", a, b)
     return out
 
 

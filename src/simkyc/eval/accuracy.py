@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simkyc.core.faces.adapt import Adaptation, adapt
-from simkyc.eval.abstain import error_versus_reject, quality_score
+from simkyc.eval.abstain import error_versus_reject, flip_consistency, quality_score
 from simkyc.eval.adapt_train import NapParams, select_nap, train_adaptation
 from simkyc.eval.bygroup import PairScores, all_pair_scores, rates_by_group
 from simkyc.eval.devset import VIEWS, DevEmbeddings, view_names
@@ -226,37 +226,40 @@ def run_studies(
         brightness=d.quality["brightness"],
         yaw_deg=d.quality["yaw_deg"],
     )
+    measures = {"rules": q}
+    if "flip_plain" in d.views and d.has_view["flip_plain"].all():
+        measures["flip-consistency"] = flip_consistency(plain, d.views["flip_plain"])
     out["abstention"] = {}
     for src_name, x in sources.items():
-        curves = {}
-        for g in sorted(set(groups.tolist())):
-            gen, gq, imp, iq = _pairs_with_quality(x, people, groups, folds, q, g)
-            sc = {g: PairScores(g, gen, imp, 0)}
-            thr = rates_by_group(sc, target_fmr=1e-3)[0].own_threshold
-            curve = error_versus_reject(gen, gq, imp, iq, threshold=thr)
-            curves[g] = {
-                k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(curve).items()
-            }
-            # RETRY on the pipeline's own findings (any finding on either image)
-            for fmr in FMRS:
-                for frac in (0.05, 0.10):
-                    cut = float(np.quantile(gq, frac))
-                    keep_g, keep_i = gq > cut, iq > cut
-                    kept = {g: PairScores(g, gen[keep_g], imp[keep_i], 0)}
-                    try:
-                        r = rates_by_group(kept, target_fmr=fmr)[0]
-                    except ValueError:
-                        continue
-                    rows.append(
-                        {
-                            "study": "abstention",
-                            "variant": f"{src_name} retry lowest {frac:.0%} quality",
-                            **asdict(r),
-                            "retry_genuine": float(1 - keep_g.mean()),
-                            "retry_impostor": float(1 - keep_i.mean()),
-                        }
-                    )
-        out["abstention"][src_name] = curves
+        for m_name, qm in measures.items():
+            curves = {}
+            for g in sorted(set(groups.tolist())):
+                gen, gq, imp, iq = _pairs_with_quality(x, people, groups, folds, qm, g)
+                sc = {g: PairScores(g, gen, imp, 0)}
+                thr = rates_by_group(sc, target_fmr=1e-3)[0].own_threshold
+                curve = error_versus_reject(gen, gq, imp, iq, threshold=thr)
+                curves[g] = {
+                    k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(curve).items()
+                }
+                for fmr in FMRS:
+                    for frac in (0.05, 0.10):
+                        cut = float(np.quantile(gq, frac))
+                        keep_g, keep_i = gq > cut, iq > cut
+                        kept = {g: PairScores(g, gen[keep_g], imp[keep_i], 0)}
+                        try:
+                            r = rates_by_group(kept, target_fmr=fmr)[0]
+                        except ValueError:
+                            continue
+                        rows.append(
+                            {
+                                "study": "abstention",
+                                "variant": f"{src_name} retry lowest {frac:.0%} {m_name}",
+                                **asdict(r),
+                                "retry_genuine": float(1 - keep_g.mean()),
+                                "retry_impostor": float(1 - keep_i.mean()),
+                            }
+                        )
+            out["abstention"][f"{src_name} {m_name}"] = curves
     out["rows"] = rows
     return out, adapted["nap"]
 
@@ -312,7 +315,10 @@ def plot_reports(
     paths = [plot_det(curves, out / "det_by_group.png", title="DET by group (identity-disjoint folds)")]
 
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
+    shown = ("plain rules", "plain flip-consistency", "nap+flip flip-consistency")
     for src, per_group in report.get("abstention", {}).items():
+        if src not in shown:
+            continue
         for g, c in per_group.items():
             ax.plot(np.array(c["rejected"]) * 100, c["fnmr"], marker="o", ms=3, label=f"{g} {src}")
     ax.set_xlabel("genuine comparisons rejected as low quality (RETRY), %")

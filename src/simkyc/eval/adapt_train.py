@@ -188,7 +188,11 @@ def select_nap(
     grid: Sequence[NapParams] = NAP_GRID,
     fmr: float = 1e-3,
 ) -> tuple[NapParams, dict[NapParams, float]]:
-    """The grid point with the lowest worst-group FNMR, cross-validated over `folds` (people disjoint)."""
+    """The grid point with the lowest worst-group FNMR, cross-validated over `folds` (people disjoint).
+
+    With too few people to measure `fmr` in every fold, returns the default `NapParams()`
+    (k=2, keep=0.3: the choice on the full dev set) and no results.
+    """
     x = np.asarray(templates, dtype=np.float32)
     lab, grp = np.asarray(labels), np.asarray(groups)
     fld = np.asarray(folds, dtype=np.int64)
@@ -200,7 +204,10 @@ def select_nap(
             mu, w = fit_nap(x[~test], lab[~test], grp[~test], params)
             y = (x[test] - mu) @ w
             out[test] = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
-        results[params] = worst_group_fnmr(out, lab, grp, fld, fmr=fmr)
+        try:
+            results[params] = worst_group_fnmr(out, lab, grp, fld, fmr=fmr)
+        except ValueError:  # too few impostor pairs in some group to measure `fmr`
+            return NapParams(), {}
     best = min(results, key=lambda p: (results[p], p.k, -p.keep))
     return best, results
 

@@ -143,12 +143,16 @@ class HnswIndex(EmbeddedIndex):
             self._graph.remove(slot)
         return True
 
-    def clear(self) -> None:
-        super().clear()
+    def _clear(self) -> None:
+        super()._clear()
         self._graph = None
 
     def search(self, template: npt.NDArray[np.float32], k: int = 10) -> list[Hit]:
         probe = self.transform(as_vector(template, self.dim))
+        with self._lock:
+            return self._search(probe, k)
+
+    def _search(self, probe: npt.NDArray[np.float32], k: int) -> list[Hit]:
         gallery = self._gallery
         if self._graph is None or len(gallery) < self.exact_below:
             return self._exact(probe, k)

@@ -7,6 +7,7 @@ approximate index is measured against.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,6 +43,8 @@ class EmbeddedIndex:
         self._snapshot_due = True
         self._journal_ops = 0
         self._generation = ""
+        # one writer or one reader at a time: the service searches from several threads
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.count()} templates, key {self.key_id}>"
@@ -91,7 +94,13 @@ class EmbeddedIndex:
 
     def _put(self, ids: list[str], identities: list[str], raw: npt.NDArray[np.float32]) -> None:
         protected = self.transform(raw)
-        self._store(ids, identities, protected)
+        with self._lock:
+            self._store(ids, identities, protected)
+            self._journal_puts(ids, identities, protected)
+
+    def _journal_puts(
+        self, ids: list[str], identities: list[str], protected: npt.NDArray[np.float32]
+    ) -> None:
         if not self._snapshot_due:
             self._pending.extend(("put", i, w, v) for i, w, v in zip(ids, identities, protected, strict=True))
             if len(self._pending) > self._journal_limit():
@@ -104,22 +113,28 @@ class EmbeddedIndex:
         return self._gallery.delete(template_id) is not None
 
     def remove(self, template_id: str) -> bool:
-        if not self._unstore(template_id):
-            return False
-        if not self._snapshot_due:
-            self._pending.append(("del", template_id, "", None))
-        return True
+        with self._lock:
+            if not self._unstore(template_id):
+                return False
+            if not self._snapshot_due:
+                self._pending.append(("del", template_id, "", None))
+            return True
 
     def clear(self) -> None:
+        with self._lock:
+            self._clear()
+            self._snapshot_due, self._pending = True, []
+
+    def _clear(self) -> None:
         self._gallery.clear()
-        self._snapshot_due, self._pending = True, []
 
     # -- reads --------------------------------------------------------------------------------------
     def count(self) -> int:
         return len(self._gallery)
 
     def ids(self) -> set[str]:
-        return set(self._gallery.slot_of)
+        with self._lock:
+            return set(self._gallery.slot_of)
 
     def identity_of(self, template_id: str) -> str | None:
         slot = self._gallery.slot_of.get(template_id)
@@ -154,7 +169,10 @@ class EmbeddedIndex:
         after about a tenth of the gallery, or a clear, or a new path, the whole index is
         written as a new snapshot (temporary file, fsync, `os.replace`) and the journal dropped.
         """
-        target = Path(path) if path is not None else self.path
+        with self._lock:
+            self._save(Path(path) if path is not None else self.path)
+
+    def _save(self, target: Path | None) -> None:
         if target is None:
             raise InputError(Reason.INVALID_REQUEST, "this index has no file to save to")
         snapshot = (
@@ -222,4 +240,6 @@ class NumpyIndex(EmbeddedIndex):
     name: ClassVar[str] = "numpy"
 
     def search(self, template: npt.NDArray[np.float32], k: int = 10) -> list[Hit]:
-        return self._exact(self.transform(as_vector(template, self.dim)), k)
+        probe = self.transform(as_vector(template, self.dim))
+        with self._lock:
+            return self._exact(probe, k)

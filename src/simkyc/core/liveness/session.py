@@ -294,7 +294,8 @@ class LivenessSession:
 
     def _no_face(self, t: float) -> list[ProgressEvent]:
         self._signals.append(self._blank(t))
-        if self._last_face_t is not None and t - self._last_face_t > self.config.max_face_lost_s:
+        lost = self._last_face_t is not None and t - self._last_face_t > self.config.max_face_lost_s
+        if lost and self.waiting_for is not None:  # once every action is seen, leaving is no failure
             small = self._small_since is not None and t - self._small_since > self.config.max_face_lost_s
             return self._fail(Reason.FACE_TOO_SMALL if small else Reason.FACE_LOST, t)
         return []
@@ -314,7 +315,6 @@ class LivenessSession:
         iod = inter_ocular(lm)
         if iod < cfg.min_face_px:
             self._small_since = t if self._small_since is None else self._small_since
-            self._signals.append(self._blank(t))
             return self._no_face(t)
         self._small_since = None
         pose = head_pose(lm, (image.shape[0], image.shape[1]))
