@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,17 @@ def transform_b() -> ProtectedTransform:
     return ProtectedTransform.from_key(KEY_B, dim=DIM)
 
 
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One milvus-lite file (one server process) for the session; each test uses its own collections."""
+    return str(tmp_path_factory.mktemp("milvus") / "m.db")
+
+
 @pytest.fixture(params=["numpy", "hnsw", pytest.param("milvus", marks=pytest.mark.milvus)])
-def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
+def make_index(request: pytest.FixtureRequest, tmp_path: Path, milvus_uri: str) -> Iterator[IndexFactory]:
     """A factory for one backend; indexes made twice from it share storage (a restart)."""
     made: list[MilvusIndex] = []
+    prefix = f"t_{uuid.uuid4().hex[:12]}"
 
     def factory(transform: ProtectedTransform) -> TemplateIndex:
         if request.param == "numpy":
@@ -36,7 +44,7 @@ def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index
             index.exact_below = 0
             return index
         milvus = MilvusIndex(
-            str(tmp_path / "m.db"), transform, index_params={"nlist": 8}, search_params={"nprobe": 8}
+            milvus_uri, transform, collection=prefix, index_params={"nlist": 8}, search_params={"nprobe": 8}
         )
         made.append(milvus)
         return milvus
