@@ -49,3 +49,16 @@ def test_batch_equals_single(faces_dir: Path) -> None:
     assert batch.shape == (2, 128)
     assert np.allclose(batch[0], embedder.embed(chip), atol=1e-5)
     assert embedder.embed_batch([]).shape == (0, 128)
+
+
+def test_blazeface_boxes_are_mapped_to_hog_like_boxes_for_the_landmarker() -> None:
+    from simkyc.core.faces.types import Box, Detection
+    from simkyc.models.dlib_models import hog_like_box
+
+    plain = Detection(Box(10, 20, 110, 120), np.zeros((0, 2), np.float32), 0.9)
+    assert hog_like_box(plain) == plain.box
+    kps = np.array([[40, 60], [80, 60], [60, 80], [60, 100], [20, 70], [100, 70]], np.float32)
+    mapped = hog_like_box(Detection(Box(10, 20, 110, 120), kps, 0.9))
+    cy = (mapped.top + mapped.bottom) / 2
+    assert 60 < cy < 100 and (mapped.left + mapped.right) / 2 == 60
+    assert mapped.width == pytest.approx(99.0)

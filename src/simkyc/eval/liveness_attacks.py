@@ -84,8 +84,9 @@ def _trajectory(
     seg = int(fps * 1.0)
     phase = rng.uniform(0, 2 * math.pi)
     n = lead + seg * len(actions)
+    tremor = np.zeros(2)
     for i in range(n):
-        tremor = rng.normal(0, 0.6, size=2)
+        tremor = 0.8 * tremor + rng.normal(0, 0.4, size=2)  # a hand's tremor is smooth, not white noise
         if species == "photo_still":
             out.append((0.0, 0.0, 0.0, 1.0, float(tremor[0]), float(tremor[1])))
             continue
@@ -145,7 +146,7 @@ def photo_attack(
         mask = cv2.warpPerspective(np.ones((ph, pw), np.float32), hom, (_W, _H), flags=cv2.INTER_LINEAR)[
             ..., None
         ]
-        light = float(rng.normal(1.0, 0.01))
+        light = 1.0 + 0.01 * math.sin(0.7 * i / fps + seed)  # slow exposure drift
         frame = scene * (1 - mask) + np.asarray(warped, dtype=np.float32) * mask * light
         frame = frame + np.asarray(rng.normal(0, 2.0, size=(_H, _W, 3)), dtype=np.float32)  # sensor noise
         frames.append(Frame(np.clip(frame, 0, 255).astype(np.uint8), t0 + i / fps))

@@ -32,7 +32,7 @@ __all__ = [
 CHIP_SIZE = (102, 126)
 """Width, height of the portrait stored on a second-generation Chinese ID card chip."""
 CHIP_JPEG_QUALITY = 70
-PIPELINE_REVISION = "1"
+PIPELINE_REVISION = "2"
 """Bump when the pipeline's output changes for the same models (invalidates cached embeddings)."""
 
 

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from simkyc.core.faces.types import Box, Detection, Image, Template, Templates
 from simkyc.models.registry import locate
 
-__all__ = ["DlibAligner", "DlibEmbedder", "DlibHogDetector", "to_rectangle"]
+__all__ = ["DlibAligner", "DlibEmbedder", "DlibHogDetector", "hog_like_box", "to_rectangle"]
 
 
 def to_rectangle(box: Box) -> dlib.rectangle:
@@ -52,6 +52,25 @@ class DlibHogDetector:
         return out
 
 
+def hog_like_box(detection: Detection) -> Box:
+    """The box dlib's HOG detector would give, from a BlazeFace detection (6 keypoints).
+
+    dlib's shape predictor was trained on HOG boxes; BlazeFace's box sits lower and
+    follows head pose less, which misplaces landmarks on tilted faces. Fitted on 240 LFW
+    faces found by both: the HOG box centre lies 0.377 of the way from the eye midpoint
+    to the mouth, and its side is 0.99 of BlazeFace's box width. Other detections pass through.
+    """
+    kp = detection.keypoints
+    if kp.shape[0] < 4:
+        return detection.box
+    eyes = (kp[0] + kp[1]) / 2
+    centre = eyes + 0.377 * (kp[3] - eyes)
+    half = 0.99 * detection.box.width / 2
+    return Box(
+        float(centre[0] - half), float(centre[1] - half), float(centre[0] + half), float(centre[1] + half)
+    )
+
+
 class DlibAligner:
     """dlib's 5-point landmark predictor and `get_face_chip` (150x150, padding 0.25, like face_recognition).
 
@@ -69,7 +88,7 @@ class DlibAligner:
         self.version = self.model_file.version
 
     def _shape(self, image: Image, detection: Detection) -> dlib.full_object_detection:
-        return self._predictor(np.ascontiguousarray(image), to_rectangle(detection.box))
+        return self._predictor(np.ascontiguousarray(image), to_rectangle(hog_like_box(detection)))
 
     def landmarks(self, image: Image, detection: Detection) -> npt.NDArray[np.float32]:
         shape = self._shape(image, detection)

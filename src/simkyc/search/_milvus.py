@@ -55,7 +55,7 @@ class MilvusIndex:
         index_type: str | None = None,
         index_params: dict[str, Any] | None = None,
         search_params: dict[str, Any] | None = None,
-        candidates: int = 32,
+        candidates: int = 64,
         db_name: str = "",
     ) -> None:
         from pymilvus import MilvusClient

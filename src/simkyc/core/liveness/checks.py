@@ -67,7 +67,7 @@ class FrameFreshness:
     min_interval_s: float = 0.008
     max_interval_s: float = 1.5
     repeat_mad: float = 0.05
-    order_floor: float = 1.0
+    order_floor: float = 2.0  # grey levels: below this, flicker and noise, not motion
     order_ratio: float = 0.5
     last_ts: float | None = None
     last_change: float = 0.0  # mean grey difference to the previous accepted frame (a cut is large)

@@ -226,15 +226,30 @@ async function runCapture() {
   let pending = [], sent = 0, finished = false, inflight = null;
   prompt.textContent = t(PROMPT[ch.actions[0]]);
 
+  // One grab at a time (so frames stay in capture order), and only of a frame the camera has
+  // actually delivered since the last grab: a stalled camera must not look like a replayed frame.
+  let grabbing = false, lastGrab = 0, fresh = true;
   const grab = async () => {
-    if (!video.videoWidth) return;
-    const w = Math.min(640, video.videoWidth), h = Math.round((video.videoHeight / video.videoWidth) * w);
-    canvas.width = w; canvas.height = h;
-    ctx2d.drawImage(video, 0, 0, w, h);
-    const ts = Date.now() / 1000 + offset;
-    const blob = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.85));
-    if (blob) pending.push({ blob, ts });
+    if (!video.videoWidth || grabbing || !fresh) return;
+    grabbing = true; fresh = false;
+    try {
+      const w = Math.min(640, video.videoWidth), h = Math.round((video.videoHeight / video.videoWidth) * w);
+      canvas.width = w; canvas.height = h;
+      ctx2d.drawImage(video, 0, 0, w, h);
+      const ts = Date.now() / 1000 + offset;
+      const blob = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.85));
+      if (blob) pending.push({ blob, ts });
+    } finally { grabbing = false; }
   };
+  if ("requestVideoFrameCallback" in video) {
+    const onFrame = (now) => {
+      if (finished || !state.stream) return;
+      fresh = true;
+      if (now - lastGrab >= 95) { lastGrab = now; grab(); }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  }
 
   const flush = async () => {
     if (!pending.length || inflight) return;
@@ -258,7 +273,8 @@ async function runCapture() {
     } finally { inflight = null; }
   };
 
-  const grabTimer = setInterval(() => { grab(); }, 100);
+  // Browsers without requestVideoFrameCallback: a plain 10 frames/s timer.
+  const grabTimer = "requestVideoFrameCallback" in video ? null : setInterval(() => { fresh = true; grab(); }, 100);
   try {
     while (!finished) {
       const left = Math.max(0, ch.deadline - (Date.now() / 1000 + offset));
@@ -268,7 +284,8 @@ async function runCapture() {
       await flush();
     }
   } catch (e) { console.error(e); }
-  clearInterval(grabTimer);
+  if (grabTimer) clearInterval(grabTimer);
+  finished = true;
   if (inflight) { try { await inflight; } catch (e) { /* reported by finish */ } }
   stopCamera();
   prompt.textContent = t("deciding");
@@ -296,7 +313,7 @@ function showResult(r) {
   const fact = (k, v) => { if (v === undefined || v === null || v === "") return; const dt = document.createElement("dt"); dt.textContent = t(k); const dd = document.createElement("dd"); dd.textContent = v; dl.append(dt, dd); };
   fact("fact_reg", r.id); fact("fact_id", r.id_masked);
   if (r.scores && r.scores.match !== undefined) fact("fact_score", Number(r.scores.match).toFixed(3));
-  if (r.thresholds && r.thresholds.match !== undefined) fact("fact_threshold", Number(r.thresholds.match).toFixed(3));
+  if (r.thresholds && r.thresholds.accept !== undefined) fact("fact_threshold", Number(r.thresholds.accept).toFixed(3));
   $("#result-retry").hidden = status !== "RETRY" && status !== "ERROR";
   show("result");
 }
@@ -306,7 +323,11 @@ $("#result-next").addEventListener("click", () => {
   $("#intake-status").textContent = "";
   show("intake");
 });
-$("#result-retry").addEventListener("click", () => show("consent"));
+$("#result-retry").addEventListener("click", () => {
+  // a new attempt is a new registration with a new challenge; consent is asked again
+  $("#consent-box").checked = false; $("#consent-go").disabled = true;
+  show("consent");
+});
 
 /* ---------- clerk: outlet records ---------- */
 function fmtTime(s) { return s ? new Date(s).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB") : ""; }
