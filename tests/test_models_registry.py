@@ -18,7 +18,9 @@ def test_every_model_is_found_and_verified() -> None:
 
 
 def test_missing_package_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = ModelSpec("ghost", "ghost-models", "ghost_models_pkg", "m.bin", "0" * 64, "pip install ghost-models", "")
+    fake = ModelSpec(
+        "ghost", "ghost-models", "ghost_models_pkg", "m.bin", "0" * 64, "pip install ghost-models", ""
+    )
     monkeypatch.setitem(MODELS, "ghost", fake)
     with pytest.raises(ModelError) as info:
         locate("ghost")
@@ -42,4 +44,7 @@ def test_checksum_matches_file_bytes(tmp_path: Path) -> None:
 
 
 def _fields(spec: ModelSpec) -> dict[str, str]:
-    return {k: getattr(spec, k) for k in ("name", "package", "module", "resource", "sha256", "install", "description")}
+    return {
+        k: getattr(spec, k)
+        for k in ("name", "package", "module", "resource", "sha256", "install", "description")
+    }

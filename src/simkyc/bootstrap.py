@@ -218,7 +218,9 @@ def registration_deps() -> RegistrationDeps:
 
 @cache
 def liveness_models() -> LivenessModels:
-    """BlazeFace, FaceMesh and the iris model for liveness sessions, with the default embedder for the same-face check.
+    """BlazeFace, FaceMesh and the iris model for liveness sessions.
+
+    Comes with the default embedder for the same-face check.
 
     Not thread-safe (LiteRT interpreters): one per worker process.
     """

@@ -34,6 +34,8 @@ CHIP_SIZE = (102, 126)
 CHIP_JPEG_QUALITY = 70
 PIPELINE_REVISION = "2"
 """Bump when the pipeline's output changes for the same models (invalidates cached embeddings)."""
+BASELINE_REVISION = "1"
+"""The same for the face_recognition baseline wrapper."""
 
 
 class System(Protocol):
@@ -100,7 +102,7 @@ class FaceRecognitionSystem:
 
         self._fr = face_recognition
         version = getattr(face_recognition, "__version__", "unknown")
-        self.key = f"face_recognition/{version}/hog-up1/5pt/r{PIPELINE_REVISION}"
+        self.key = f"face_recognition/{version}/hog-up1/5pt/r{BASELINE_REVISION}"
 
     def embed_bytes(self, data: bytes, *, kind: Kind) -> EmbedRecord:
         try:

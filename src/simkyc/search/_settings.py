@@ -58,8 +58,8 @@ class SearchSettings(BaseSettings):
     milvus_index_type: str = "IVF_FLAT"
     milvus_index_params: dict[str, Any] = {"nlist": 1024}
     milvus_search_params: dict[str, Any] = {"nprobe": 32}
-    candidates: int = 64  # candidates re-ranked exactly (hnsw, milvus)
-    hnsw_ef: int = 256  # HNSW search breadth (expansion_search)
+    candidates: int = 128  # candidates re-ranked exactly (hnsw, milvus)
+    hnsw_ef: int = 1024  # HNSW search breadth (expansion_search)
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir if self.index_dir is not None else get_settings().home / "index"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from builders import face_landmarks, noise_image
+from liveness_builders import face_landmarks, noise_image
 
 from simkyc.core.faces.types import Image
 from simkyc.core.liveness import (

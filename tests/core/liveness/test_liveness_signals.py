@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from builders import H, W, face_landmarks, noise_image
+from liveness_builders import H, W, face_landmarks, noise_image
 
 from simkyc.core.liveness import FrameFreshness, eye_aspect_ratio, head_pose, planar_residual
 from simkyc.core.liveness.checks import PlanarFlow
