@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from webkit import Server, chip_record, launch
 
-from conftest import Server, chip_record, launch
 from simkyc.core.documents.id_number import check_character
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
