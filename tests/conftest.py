@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from simkyc.store import Database, KeyRing, open_database
+from simkyc.store.testing import pg_reachable, pg_schema_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,3 +36,28 @@ def faces_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def videos_dir(shared_data: Path) -> Path:
     return shared_data / "videos"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database on SQLite, and on PostgreSQL when SIMKYC_TEST_PG_URL is reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'simkyc.db'}"
+        return
+    reason = pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    with pg_schema_url() as url:
+        yield url
+
+
+@pytest.fixture
+def keys() -> KeyRing:
+    return KeyRing.generate()
+
+
+@pytest.fixture
+def db(db_url: str, keys: KeyRing) -> Iterator[Database]:
+    database = open_database(db_url, keys)
+    yield database
+    database.dispose()

@@ -1,8 +1,7 @@
-"""Fixtures of the service tests: a database per test on SQLite and on PostgreSQL, real-data captures."""
+"""Fixtures of the service tests: real-data captures (the database fixtures live in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,35 +10,9 @@ from regkit import IMPOSTOR, REAL_CLIP, MemoLiveness, chip_portrait, seed_for
 
 from simkyc.core.faces.types import Image
 from simkyc.core.images import decode_image
-from simkyc.store import Database, KeyRing, open_database
-from simkyc.store.testing import pg_reachable, pg_schema_url
 
 if TYPE_CHECKING:
     from simkyc.service import liveness as live
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'simkyc.db'}"
-        return
-    reason = pg_reachable()
-    if reason:
-        pytest.skip(reason)
-    with pg_schema_url() as url:
-        yield url
-
-
-@pytest.fixture
-def keys() -> KeyRing:
-    return KeyRing.generate()
-
-
-@pytest.fixture
-def db(db_url: str, keys: KeyRing) -> Iterator[Database]:
-    database = open_database(db_url, keys)
-    yield database
-    database.dispose()
 
 
 # --- real data, shared by the end-to-end, byte-scan and CLI tests ---
