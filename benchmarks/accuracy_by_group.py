@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkyc.cli._accuracy import base_pipeline
+from simkyc import bootstrap
 from simkyc.config import get_settings
 from simkyc.core.faces.tta import TtaPlan, augment
 from simkyc.core.images import decode_image
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--faces", type=Path, default=Path("../shared/data/faces"))
     ap.add_argument("--chips", type=int, default=40)
     args = ap.parse_args()
-    pipe = base_pipeline()
+    pipe = bootstrap.base_face_pipeline()
     dev = compute_dev_embeddings(args.faces, pipe, cache_dir=get_settings().model_cache / "eval")
     d = dev.subset(dev.ok)
     people = np.array([im.person for im in d.images])

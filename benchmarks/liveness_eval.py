@@ -263,9 +263,9 @@ def main() -> int:
     cv2.setNumThreads(1)
     embedder = None
     if not args.no_embedder:
-        from simkyc.bootstrap import default_embedder
+        from simkyc.bootstrap import base_embedder
 
-        embedder = default_embedder()
+        embedder = base_embedder()
     models = LivenessModels.load(embedder=embedder)
     table: dict[str, list[tuple[str, bool, str]]] = defaultdict(list)
     started = time.perf_counter()

@@ -1,10 +1,14 @@
-"""Helpers for the API tests: the app bundle, sign-in, valid ID numbers, intake forms."""
+"""Helpers for the API tests: the app bundle, a second app on the same database, sign-in, valid ID
+numbers, intake forms, streaming a clip."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI
@@ -30,6 +34,35 @@ class Api:
     def ctx(self) -> AppContext:
         ctx: AppContext = self.app.state.ctx
         return ctx
+
+
+@contextmanager
+def second_app(api: Api, **settings: Any) -> Iterator[Api]:
+    """Another app (as a second `simkyc serve` process, or the same one restarted) on the same home,
+    database and keys, with some settings changed. Session tokens are signed with a key derived from
+    the shared key ring, so the first app's sign-ins are valid here too."""
+    from simkyc.api.app import create_app
+
+    app = create_app(api.ctx.settings.model_copy(update=settings))
+    try:
+        with TestClient(app) as client:
+            yield Api(app, client, api.first, api.headers, api.outlet_b)
+    finally:
+        ctx: AppContext = app.state.ctx
+        ctx.read_db.dispose()
+        ctx.db.dispose()
+
+
+def seed_for(*actions: str) -> int:
+    """The first test seed whose challenge asks for `actions` in this order (the draw depends on the
+    seed only)."""
+    from simkyc.core.liveness.challenge import new_challenge
+
+    for seed in range(10_000):
+        drawn = new_challenge(b"k" * 32, now=0.0, n_actions=len(actions), seed=seed).actions
+        if tuple(a.value for a in drawn) == actions:
+            return seed
+    raise LookupError(actions)
 
 
 def login(client: TestClient, username: str, password: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Sign-in, sessions and the auth primitives (argon2, signed tokens, rate limits, lockout)."""
+"""Sign-in, sessions and the auth primitives (argon2, signed tokens, rate limits)."""
 
 from __future__ import annotations
 
@@ -93,20 +93,6 @@ def test_rate_limiter_refills() -> None:
     assert exc.value.reason is Reason.RATE_LIMITED
     limiter.check("other", now=0.1)  # per key
     limiter.check("k", now=0.6)  # one token back after 0.5 s
-
-
-def test_liveness_lockout_window_and_expiry() -> None:
-    lock = auth.LivenessLockout(auth.LockoutConfig(max_failures=3, window=600, lock_for=1800))
-    assert not lock.record_failure("id", now=0)
-    assert not lock.record_failure("id", now=100)
-    lock.check("id", now=100)
-    assert not lock.record_failure("id", now=650)  # the first failure left the 10-minute window
-    assert lock.record_failure("id", now=660)
-    with pytest.raises(PolicyError) as exc:
-        lock.check("id", now=661)
-    assert exc.value.reason is Reason.LIVENESS_LOCKED
-    lock.check("other", now=661)
-    lock.check("id", now=660 + 1800)  # unlocked after 30 minutes
 
 
 def test_api_keys_hash_and_parse() -> None:

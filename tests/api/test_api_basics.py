@@ -123,18 +123,3 @@ def test_clerk_lists_only_their_outlet(api: Api, face_a: tuple[bytes, bytes]) ->
     listed = json.dumps(api.client.get("/api/registrations", headers=api.headers["demo-clerk"]).json())
     assert str(mine["_id_number"]) not in listed  # masked only
 
-
-def test_lockout_refuses_new_attempts_for_the_id(api: Api, face_a: tuple[bytes, bytes]) -> None:
-    number = new_id_number()
-    key = api.ctx.keys.lookup_hash(number)
-    for _ in range(api.ctx.settings.lockout_failures):
-        api.ctx.lockout.record_failure(key, now=api.ctx.clock())
-    r = api.client.post(
-        "/api/registrations",
-        headers=api.headers["demo-clerk"],
-        data=intake(number, new_phone()),
-        files={"portrait": ("p.jpg", face_a[0], "image/jpeg")},
-    )
-    assert r.status_code == 429
-    assert r.json()["reason"] == "LIVENESS_LOCKED"
-    assert int(r.headers["retry-after"]) > 60

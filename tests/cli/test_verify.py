@@ -97,35 +97,6 @@ def test_eval_writes_report_and_det(tiny_pairs: Path, tmp_path: Path, faces_dir:
     assert again.exit_code == 0, again.output
 
 
-def test_eval_calibrate_writes_a_file_that_states_its_data(
-    tiny_pairs: Path, tmp_path: Path, faces_dir: Path
-) -> None:
-    ids = tmp_path / "ids.csv"
-    ids.write_text(f"path,identity,source\n{OBAMA},obama,fr\n{OBAMA2},obama,fr\n{BIDEN},biden,fr\n")
-    target = tmp_path / "calibration.json"
-    result = runner.invoke(
-        app,
-        [
-            "eval",
-            "calibrate",
-            str(tiny_pairs),
-            "--root",
-            str(faces_dir),
-            "--identities",
-            str(ids),
-            "--output",
-            str(target),
-            "--cache",
-            str(tmp_path / "c.db"),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    cal = json.loads(target.read_text())
-    assert cal["embedder"] == "dlib-resnet-v1" and set(cal["operating_points"]) == {"1e-2", "1e-3", "1e-4"}
-    assert cal["operating_points"]["1e-3"]["impostor_comparisons"] == 2  # obama x2 vs biden
-    assert "cross-identity pairs" in cal["data"]
-
-
 def test_eval_bad_pairs_file_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")

@@ -310,10 +310,10 @@ def test_embedder_contract(embedder: OnnxDlibEmbedder, sample: Sample) -> None:
     assert t.dtype == np.float32 and abs(float(np.linalg.norm(t)) - 1.0) < 1e-5
 
 
-def test_bootstrap_default_embedder_is_the_onnx_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bootstrap_base_embedder_is_the_onnx_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from simkyc import bootstrap
 
     monkeypatch.setenv("SIMKYC_CACHE_DIR", str(tmp_path))
-    embedder = bootstrap.default_embedder()
+    embedder = bootstrap.base_embedder()
     assert isinstance(embedder, OnnxDlibEmbedder)
     assert embedder.model_path.parent == tmp_path and embedder.version.endswith(f"+{TEMPLATE_TAG}")

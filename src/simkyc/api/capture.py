@@ -32,7 +32,6 @@ class CaptureSession:
     session: LivenessSession
     clerk_id: int
     outlet_id: int | None
-    id_key: str  # HMAC lookup key of the ID number, for the liveness lockout
     phone: str
     id_masked: str
     frames: int = 0

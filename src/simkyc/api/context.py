@@ -20,13 +20,7 @@ from simkyc.api.audit_batch import AuditBatcher
 from simkyc.api.capture import CaptureSessions, PortraitCache
 from simkyc.api.middleware import ApiMetrics
 from simkyc.config import Settings
-from simkyc.service.auth import (
-    ApiKeyVerifier,
-    LivenessLockout,
-    LockoutConfig,
-    RateLimiter,
-    SessionSigner,
-)
+from simkyc.service.auth import ApiKeyVerifier, RateLimiter, SessionSigner
 from simkyc.store.crypto import KeyRing
 from simkyc.store.uow import Database
 
@@ -75,7 +69,6 @@ class AppContext:
     signer: SessionSigner
     api_keys: ApiKeyVerifier
     platform_limiter: RateLimiter
-    lockout: LivenessLockout
     metrics: ApiMetrics
     platform_audit: AuditBatcher
     clock: Callable[[], float] = time.time
@@ -127,6 +120,7 @@ class AppContext:
         from simkyc import bootstrap
         from simkyc.service.registration import RegistrationDeps
 
+        s = self.settings
         return RegistrationDeps(
             db=self.db,
             policy=bootstrap.policy(),
@@ -134,6 +128,8 @@ class AppContext:
             faces=bootstrap.face_pipeline,
             liveness=bootstrap.registration_liveness,
             index=lambda: self.lazy("index", self._build_index),
+            # the liveness lockout; its state is in the database, so every process shares it
+            lockout=bootstrap.lockout_config(s),
         )
 
     def _build_index(self) -> Any:
@@ -161,7 +157,7 @@ def _build_liveness_models() -> LivenessModels:
     if callable(factory):
         models: LivenessModels = factory()
         return models
-    return LivenessModels.load(embedder=bootstrap.default_embedder())
+    return LivenessModels.load(embedder=bootstrap.base_embedder())
 
 
 def build_context(settings: Settings, *, db: Database) -> AppContext:
@@ -175,13 +171,6 @@ def build_context(settings: Settings, *, db: Database) -> AppContext:
         signer=SessionSigner(key=derive_key(keys, "session"), ttl=settings.session_minutes * 60.0),
         api_keys=ApiKeyVerifier(engine=read_db.engine, pepper=derive_key(keys, "api-key")),
         platform_limiter=RateLimiter(rate=settings.platform_rate_per_s, burst=settings.platform_burst),
-        lockout=LivenessLockout(
-            LockoutConfig(
-                max_failures=settings.lockout_failures,
-                window=settings.lockout_window_minutes * 60.0,
-                lock_for=settings.lockout_minutes * 60.0,
-            )
-        ),
         metrics=ApiMetrics(),
         platform_audit=AuditBatcher(db),
     )

@@ -3,6 +3,7 @@
 - `simkyc eval embed-dev`: embed every dev identity image once (cached in ~/.simkyc/cache/eval);
 - `simkyc eval accuracy`: per-group error rates, fusion, TTA, adaptation, abstention (report + plots);
 - `simkyc eval adapt`: train the template adaptation on all dev identities and write it as JSON;
+- `simkyc eval calibrate`: the shipped thresholds of the default embedder, per group, out of fold;
 - `simkyc eval calibrate-model MODEL.onnx`: calibrate a site's own ONNX embedder, per group, in one command.
 """
 
@@ -18,6 +19,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from simkyc import bootstrap
 from simkyc.cli._common import console, refusals_exit_2
 
 __all__ = ["register"]
@@ -99,7 +101,7 @@ def embed_dev(
     """Embed every identity-labelled dev image with the default pipeline (run with `nice`; resumable)."""
 
     with refusals_exit_2():
-        dev = _embed(faces, base_pipeline(), views=views, subset=subset)
+        dev = _embed(faces, bootstrap.base_face_pipeline(), views=views, subset=subset)
     console.print(
         f"{int(dev.ok.sum())} of {len(dev.ok)} images have a face; views cached: {sorted(dev.views)}"
     )
@@ -126,7 +128,7 @@ def accuracy(
     from simkyc.eval.accuracy import plot_reports, run_studies
 
     with refusals_exit_2():
-        dev = _embed(faces, base_pipeline())
+        dev = _embed(faces, bootstrap.base_face_pipeline())
         report, nap = run_studies(dev, k_folds=folds, seed=seed, shipped_threshold=_shipped_thresholds())
         target = out or get_settings().home / "eval" / "accuracy"
         target.mkdir(parents=True, exist_ok=True)
@@ -175,22 +177,16 @@ def adapt(
     output: Annotated[
         Path | None, typer.Option(help="File to write (default simkyc/data/adaptation-EMBEDDER.json).")
     ] = None,
-    calibration: Annotated[
-        Path | None,
-        typer.Option(help="Also write a per-group calibration of the adapted templates to this file."),
-    ] = None,
     folds: Annotated[int, typer.Option(help="Identity-disjoint folds for choosing NAP's parameters.")] = 5,
 ) -> None:
-    """Train the template adaptation on all dev identities (deterministic, about a minute) and write JSON."""
-    from simkyc.core.faces.adapt import adapt as apply
+    """Train the template adaptation on all dev identities (a minute); then `simkyc eval calibrate`."""
     from simkyc.eval.adapt_train import select_nap, train_adaptation
-    from simkyc.eval.calibrate_groups import calibrate_by_group
     from simkyc.eval.groups import fold_array
 
     with refusals_exit_2():
         if method not in ("nap", "wccn-lda"):
             raise typer.BadParameter(f"unknown method {method!r}")
-        dev = _embed(faces, base_pipeline())
+        dev = _embed(faces, bootstrap.base_face_pipeline())
         d = dev.subset(dev.ok)
         people = np.array([im.person for im in d.images])
         groups = np.array([im.group.value for im in d.images])
@@ -225,31 +221,85 @@ def adapt(
         target = output or _adaptation_path(d.embedder)
         target.write_text(json.dumps(ad.to_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
         console.print(f"wrote {target} ({ad.name} {ad.version}, {ad.in_dim} -> {ad.out_dim})")
-        if calibration is not None:
-            cal = calibrate_by_group(
-                apply(ad, d.plain),
-                people.tolist(),
-                groups.tolist(),
-                embedder=f"{d.embedder}+{ad.name}",
-                embedder_version=f"{d.embedder_version}+{ad.version}",
-                data=statement + f"; templates adapted by {ad.name} {ad.version} trained on the same data",
-                extra={"adaptation": {"name": ad.name, "version": ad.version, "file": target.name}},
-            )
-            calibration.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
-            _print_calibration(cal)
-            console.print(f"wrote {calibration}")
+    console.print("the shipped thresholds are now stale: run `simkyc eval calibrate`")
 
 
-def base_pipeline() -> Any:
-    """The default pipeline without any adaptation: adaptations are trained on raw templates."""
-    from simkyc import bootstrap
-    from simkyc.core.faces.adapt import AdaptedEmbedder
-    from simkyc.core.faces.pipeline import FacePipeline
+def calibrate(
+    faces: FacesOpt = None,
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default: the shipped simkyc/data/calibration.json).")
+    ] = None,
+    folds: Annotated[int, typer.Option(help="Identity-disjoint folds for the out-of-fold adaptation.")] = 5,
+) -> None:
+    """Thresholds for FMR 1e-2/1e-3/1e-4 of the default embedder: each group held at or below the target.
 
-    pipe = bootstrap.face_pipeline()
-    if isinstance(pipe.embedder, AdaptedEmbedder):
-        return FacePipeline(pipe.detector, pipe.aligner, pipe.embedder.base, pipe.fallback_detector)
-    return pipe
+    Genuine comparisons: all same-person pairs of identities.csv; impostors: all cross-person
+    pairs within a group. The adaptation is refitted out of fold, so every score is of people
+    the map never saw. Writes the per-group FMR and FNMR into the file.
+    """
+    from simkyc.core.faces.tta import AugmentedEmbedder
+    from simkyc.core.liveness.session import LivenessConfig
+    from simkyc.eval.calibrate_groups import calibrate_by_group, out_of_fold_templates
+    from simkyc.eval.fusion import draw_trials, fusion_scores
+    from simkyc.eval.groups import fold_array
+
+    with refusals_exit_2():
+        pipe = bootstrap.face_pipeline()
+        flip = isinstance(pipe.embedder, AugmentedEmbedder) and pipe.embedder.plan.flip
+        dev = _embed(faces, bootstrap.base_face_pipeline(), views="flip" if flip else "plain")
+        d = dev.subset(dev.ok)
+        adaptation = bootstrap.face_adaptation(bootstrap.base_embedder())
+        templates, fold_of = out_of_fold_templates(d, adaptation, flip=flip, k_folds=folds)
+        how = (
+            [
+                f"adaptation {adaptation.name} {adaptation.version} refitted on the other {folds - 1} of "
+                f"{folds} identity-disjoint folds for each image; pairs within a fold only"
+            ]
+            if adaptation
+            else []
+        )
+        how += ["chip and mirror averaged (flip TTA)"] if flip else []
+        # the registration decision: one ID photo against the session's best frames averaged
+        k = LivenessConfig().best_frames
+        people = [im.person for im in d.images]
+        trials = draw_trials(
+            people,
+            [im.group.value for im in d.images],
+            max_k=k,
+            per_person=30,
+            folds=fold_of if fold_of is not None else fold_array(d.images, k=folds),
+            id_like=[im.source == "nuaa_spoof_print" for im in d.images],
+        )
+        fused = fusion_scores(templates, trials, k=k, rule="template") if trials else None
+        how += [
+            f"fused protocol: {len(trials)} trials, one image of a person with >= {k + 1} images as the ID "
+            f"photo (NUAA: a printed photo) against {k} others averaged, impostors within group and fold"
+        ] if trials else []
+        cal = calibrate_by_group(
+            templates,
+            [im.person for im in d.images],
+            [im.group.value for im in d.images],
+            embedder=pipe.embedder_name,
+            embedder_version=pipe.embedder_version,
+            data=_data_statement(d) + (f"; templates: {', '.join(how)}" if how else ""),
+            folds=fold_of,
+            fused=fused,
+            fused_frames=k,
+            extra={
+                "command": "simkyc eval calibrate",
+                "score": "cosine similarity of L2-normalised templates",
+                "adaptation": (
+                    {"name": adaptation.name, "version": adaptation.version} if adaptation else None
+                ),
+                "tta": "flip" if flip else None,
+            },
+        )
+        if not cal.points:
+            raise typer.BadParameter("too few faces to measure any operating point")
+        target = output or Path(bootstrap.__file__).parent / "data" / bootstrap.CALIBRATION_FILE
+        target.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
+    _print_calibration(cal)
+    console.print(f"wrote {target}")
 
 
 def _data_statement(d: Any) -> str:
@@ -266,10 +316,14 @@ def _data_statement(d: Any) -> str:
 
 
 def _print_calibration(cal: Any) -> None:
-    for key, point in cal.points.items():
-        groups = cal.extra.get("per_group", {}).get(key, {})
-        per = "  ".join(f"{g}: FMR {v['fmr']:.1e} FNMR {v['fnmr']:.3f}" for g, v in groups.items())
-        console.print(f"FMR {key}: threshold {point.threshold:.4f}  {per}")
+    blocks = [("one image", cal.points, "per_group")]
+    if cal.fused_points:
+        blocks.append((f"{cal.fused_frames} frames averaged", cal.fused_points, "per_group_fused"))
+    for label, points, extra in blocks:
+        for key, point in points.items():
+            groups = cal.extra.get(extra, {}).get(key, {})
+            per = "  ".join(f"{g}: FMR {v['fmr']:.1e} FNMR {v['fnmr']:.3f}" for g, v in groups.items())
+            console.print(f"{label}, FMR {key}: threshold {point.threshold:.4f}  {per}")
 
 
 def calibrate_model(
@@ -309,7 +363,7 @@ def calibrate_model(
             version=version,
             layout=lay,
         )
-        base = base_pipeline()
+        base = bootstrap.base_face_pipeline()
         pipeline = FacePipeline(base.detector, base.aligner, embedder, base.fallback_detector)
         dev = _embed(faces, pipeline, limit=limit)
         d = dev.subset(dev.ok)
@@ -351,4 +405,5 @@ def register(app: typer.Typer) -> None:
     group.command("embed-dev")(embed_dev)
     group.command("accuracy")(accuracy)
     group.command("adapt")(adapt)
+    group.command("calibrate")(calibrate)
     group.command("calibrate-model")(calibrate_model)

@@ -1,21 +1,19 @@
-"""Face commands: `simkyc verify`, `simkyc eval` (evaluate a pair list) and `simkyc eval calibrate`.
+"""Face commands: `simkyc verify` and `simkyc eval` (evaluate a pair list).
 
 `eval` is a group whose default command is `run`: `simkyc eval PAIRS.csv ...` is
-`simkyc eval run PAIRS.csv ...`, and `simkyc eval calibrate ...` writes the
-calibration file.
+`simkyc eval run PAIRS.csv ...`; the accuracy commands of `simkyc.cli._accuracy`
+(`eval calibrate` among them, which writes the shipped calibration) join the group.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.progress import track
 from typer import _click as typer_click
@@ -154,7 +152,7 @@ class _DefaultRunGroup(TyperGroup):
 eval_app = typer.Typer(
     cls=_DefaultRunGroup,
     no_args_is_help=True,
-    help="Evaluate verification on a pair list (`simkyc eval PAIRS.csv --root DIR`), or calibrate.",
+    help="Evaluate verification on a pair list (`simkyc eval PAIRS.csv --root DIR`), calibrate, adapt.",
 )
 
 SYSTEM_NAMES = ("simkyc", "face_recognition")
@@ -279,103 +277,3 @@ def _print_summary(reports: dict[str, Any]) -> None:
         )
     console.print(table)
     console.print("* fewer than 1/FMR impostor comparisons: the figure is not reliable at that point")
-
-
-def _package_calibration_path() -> Path:
-    import simkyc
-
-    return Path(simkyc.__file__).parent / "data" / "calibration.json"
-
-
-@eval_app.command("calibrate")
-def calibrate(
-    pairs: Annotated[Path, typer.Argument(help="Pair list CSV: genuine pairs give FNMR.")],
-    root: Annotated[Path | None, typer.Option(help="Folder the CSVs' paths are relative to.")] = None,
-    identities: Annotated[
-        Path | None,
-        typer.Option(help="Identity list (path,identity,source): impostors = all its cross-identity pairs."),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="Calibration file to write (default: the one shipped in simkyc/data).")
-    ] = None,
-    cache: Annotated[Path | None, typer.Option(help="Embedding cache (SQLite).")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-) -> None:
-    """Write operating points (FMR 1e-2, 1e-3, 1e-4) for the default embedder, stating the data used."""
-    from simkyc.core.faces.calibration import Calibration, OperatingPoint, fmr_key
-    from simkyc.eval.metrics import fnmr_at_fmr
-    from simkyc.eval.pairs import cross_identity_scores, load_identities, load_pairs
-    from simkyc.eval.report import FMR_POINTS
-    from simkyc.eval.run import Job, jobs_for_pairs, score_pairs
-    from simkyc.eval.systems import simkyc_system
-
-    with refusals_exit_2():
-        pair_list = load_pairs(pairs)
-        data_root = root or pairs.parent
-        ids = load_identities(identities) if identities else []
-        jobs = jobs_for_pairs(pair_list)
-        jobs += [Job(x.path) for x in ids if Job(x.path) not in set(jobs)]
-        store = _cache(cache)
-        records, key = _embed_system("simkyc", jobs, data_root, store, workers)
-        scored = score_pairs(pair_list, records, condition="original")
-        genuine, pair_impostors = scored.split()
-        if ids:
-            valid = np.array([records[Job(x.path)].ok for x in ids])
-            templates = np.stack(
-                [
-                    records[Job(x.path)].template if records[Job(x.path)].ok else np.zeros(128, np.float32)
-                    for x in ids
-                ]
-            )
-            impostors = cross_identity_scores(templates, [x.identity for x in ids], valid=valid)
-            imp_statement = (
-                f"impostors: all {impostors.size} cross-identity pairs of {int(valid.sum())} images "
-                f"({len({x.identity for x in ids})} identity labels) in "
-                f"{identities.name if identities else ''}"
-                f" ({int((~valid).sum())} images without a detected face left out)"
-            )
-        else:
-            impostors = pair_impostors[np.isfinite(pair_impostors)].astype(np.float32)
-            imp_statement = f"impostors: the {impostors.size} impostor pairs of {pairs.name}"
-        system = simkyc_system()
-        points = {}
-        for fmr in FMR_POINTS:
-            r = fnmr_at_fmr(genuine, impostors, fmr)
-            points[fmr_key(fmr)] = OperatingPoint(
-                fmr_target=fmr,
-                threshold=math.ceil(r.threshold * 1e6) / 1e6,  # round up: never admit more impostors
-                fmr_measured=r.fmr,
-                fnmr_measured=r.fnmr,
-                impostor_comparisons=r.n_impostor,
-                genuine_comparisons=r.n_genuine,
-            )
-        fta = int((scored.failed & scored.same).sum())
-        cal = Calibration(
-            embedder=system.pipeline.embedder_name,
-            embedder_version=system.pipeline.embedder_version,
-            points=points,
-            data=(
-                f"genuine: the {genuine.size} genuine pairs of {pairs.name} ({fta} without a detected face, "
-                f"counted as non-matches); {imp_statement}; data root {data_root.name}/ "
-                "(LFW View 1, deepface, face_recognition, East Asian public figures, NUAA, see its README)"
-            ),
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            extra={
-                "system_key": key,
-                "score": "cosine similarity of L2-normalised templates",
-                "fnmr_by_source": {
-                    src: {k: float(np.mean(scored.split(src)[0] < p.threshold)) for k, p in points.items()}
-                    for src in sorted(set(scored.sources))
-                    if scored.split(src)[0].size
-                },
-            },
-        )
-        target = output or _package_calibration_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
-    for k, p in cal.points.items():
-        console.print(
-            f"FMR {k}: threshold {p.threshold:.4f}  FNMR {p.fnmr_measured:.4f}  "
-            f"({p.impostor_comparisons} impostor, {p.genuine_comparisons} genuine comparisons)"
-        )
-    console.print(f"wrote {target}")

@@ -23,9 +23,15 @@ def register(app: typer.Typer) -> None:
 def run() -> None:
     """Delete what the retention rules say is due; print the counts per data class."""
     from simkyc import bootstrap
+    from simkyc.config import get_settings
     from simkyc.service.retention import run_retention
 
     with refusals_exit_2():
-        rep = run_retention(bootstrap.database(), rules=bootstrap.policy().retention, now=datetime.now(UTC))
+        rep = run_retention(
+            bootstrap.database(),
+            rules=bootstrap.policy().retention,
+            now=datetime.now(UTC),
+            lockout=bootstrap.lockout_config(get_settings()),
+        )
     for line in rep.lines():
         console.print(line, highlight=False, soft_wrap=True)

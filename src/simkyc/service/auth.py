@@ -1,4 +1,4 @@
-"""Staff sign-in, sessions, roles, platform API keys, rate limits and the liveness lockout.
+"""Staff sign-in, sessions, roles, platform API keys and rate limits.
 
 Why each piece looks the way it does:
 
@@ -10,8 +10,8 @@ Why each piece looks the way it does:
 - Platform API keys are 256-bit random secrets: a keyed SHA-256 is enough to store them (argon2 would
   make the platform check, which must serve >1,000 requests/s, pay 50 ms per call for no gain, since
   the secret cannot be guessed). Only the hash and a short public prefix are kept.
-- Rate limits are token buckets per key; the liveness lockout counts failures per ID lookup key
-  (the keyed hash of the ID number, never the number itself) in a sliding window.
+- Rate limits are token buckets per key, in this process's memory. (The liveness lockout, which
+  must hold across processes and restarts, is in the database: `simkyc.service.lockout`.)
 
 Everything takes `now` (seconds, monotonic or epoch, the caller's choice) so tests need no sleeps.
 """
@@ -24,7 +24,6 @@ import hmac
 import json
 import secrets
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -45,8 +44,6 @@ __all__ = [
     "ApiKeyPublic",
     "ApiKeySecret",
     "ApiKeyVerifier",
-    "LivenessLockout",
-    "LockoutConfig",
     "Principal",
     "RateLimiter",
     "Role",
@@ -262,61 +259,6 @@ class RateLimiter:
                 wait = (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
                 raise PolicyError(Reason.RATE_LIMITED, detail={"retry_after": round(wait, 3)})
             self._buckets[key] = (tokens - 1.0, now)
-
-
-# --- liveness lockout --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LockoutConfig:
-    """`max_failures` failed liveness attempts within `window` seconds lock the ID for `lock_for` seconds."""
-
-    max_failures: int = 5
-    window: float = 600.0
-    lock_for: float = 1800.0
-
-
-@dataclass
-class LivenessLockout:
-    """Counts failed liveness attempts per ID lookup key and refuses new attempts while locked.
-
-    In memory, per process: a restart clears it (the audit log still records every failure).
-    """
-
-    config: LockoutConfig = field(default_factory=LockoutConfig)
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-    _locked_until: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def check(self, id_key: str, *, now: float) -> None:
-        """Raise PolicyError(LIVENESS_LOCKED) with `retry_after` while `id_key` is locked."""
-        with self._lock:
-            until = self._locked_until.get(id_key)
-            if until is None:
-                return
-            if until <= now:
-                del self._locked_until[id_key]
-                return
-        raise PolicyError(Reason.LIVENESS_LOCKED, detail={"retry_after": round(until - now, 1)})
-
-    def record_failure(self, id_key: str, *, now: float) -> bool:
-        """Count one failure; returns True when this failure locks the ID."""
-        cfg = self.config
-        with self._lock:
-            times = self._failures.setdefault(id_key, deque())
-            times.append(now)
-            while times and times[0] <= now - cfg.window:
-                times.popleft()
-            if len(times) >= cfg.max_failures:
-                self._locked_until[id_key] = now + cfg.lock_for
-                times.clear()
-                return True
-            return False
-
-    def record_success(self, id_key: str) -> None:
-        """A passed liveness check clears the failure count for this ID."""
-        with self._lock:
-            self._failures.pop(id_key, None)
 
 
 # --- staff accounts, outlets and API keys in the database -------------------------------------------------

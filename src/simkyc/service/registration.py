@@ -1,6 +1,6 @@
 """Registration use cases, one database transaction each.
 
-    open_registration    ID intake validated, policy pre-checked, consent recorded, challenge issued
+    open_registration    ID validated, lockout and policy pre-checked, consent recorded, challenge issued
     submit_frames        liveness -> 1:1 match vs the ID photo -> 1:N duplicate search -> policy -> decision
     submit_liveness      the same from an already finished liveness session (the web streams frames)
     review               a supervisor closes a REVIEW case (evidence deleted either way)
@@ -16,6 +16,10 @@ moment are decided one after the other and never exceed the quota. A number is b
 the transaction that records an APPROVED decision. Raw images are never stored, except the ID
 portrait of an open registration and REVIEW evidence, both AES-GCM encrypted and deleted at
 decision, on review close, or by `simkyc retention run`.
+
+With `RegistrationDeps.lockout` set (the service sets it), each decision counts its liveness
+outcome for the ID (`simkyc.service.lockout`, same transaction), and an ID with too many recent
+failures cannot open a registration or a re-verification (LIVENESS_LOCKED).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from simkyc.core.documents.document import IdDocument, validate_document
 from simkyc.core.documents.id_number import mask_id_number
+from simkyc.core.faces.fusion import fuse_templates
 from simkyc.core.faces.types import Image
 from simkyc.core.liveness.challenge import Challenge, new_challenge, verify_challenge
 from simkyc.core.liveness.types import Frame, LivenessResult
@@ -53,6 +58,8 @@ from simkyc.errors import (
     Reason,
     SimkycError,
 )
+from simkyc.service import lockout
+from simkyc.service.lockout import LockoutConfig
 from simkyc.store import Database, UnitOfWork
 from simkyc.store.fields import (
     aad_evidence,
@@ -151,7 +158,7 @@ class RegistrationDeps:
     """Everything the use cases need; built by `simkyc.bootstrap.registration_deps()` or by tests.
 
     `faces`, `liveness` and `index` are factories so that opening a registration or answering a
-    platform check never loads a model.
+    platform check never loads a model. `lockout` turns the liveness lockout on (None: off).
     """
 
     db: Database
@@ -162,6 +169,7 @@ class RegistrationDeps:
     index: Callable[[], DuplicateIndex | None] | None = None
     clock: Callable[[], datetime] = _utcnow
     review_days: int = 30
+    lockout: LockoutConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +382,7 @@ def open_registration(cmd: OpenRegistration, *, deps: RegistrationDeps) -> Opene
     """Validate the ID, pre-check the policy, record consent, issue the liveness challenge.
 
     :raises DocumentError: the document fails validation (first reason; all in `detail`).
-    :raises PolicyError: CONSENT_MISSING, QUOTA_EXCEEDED, TOO_FREQUENT, BLOCKLISTED, ...
+    :raises PolicyError: LIVENESS_LOCKED, CONSENT_MISSING, QUOTA_EXCEEDED, TOO_FREQUENT, BLOCKLISTED, ...
     :raises ConflictError: PHONE_NUMBER_TAKEN.
     """
     policy, now = deps.policy, deps.clock()
@@ -396,6 +404,11 @@ def open_registration(cmd: OpenRegistration, *, deps: RegistrationDeps) -> Opene
         ).first()
         if clerk is None or not clerk.active or clerk.outlet_id != cmd.outlet_id:
             raise AuthError(Reason.FORBIDDEN, "the clerk is not active at this outlet")
+        if deps.lockout is not None:
+            try:
+                lockout.check(uow.conn, uow.keys.lookup_hash(doc.id_number), now=now, config=deps.lockout)
+            except PolicyError as exc:
+                _refuse(uow, exc, actor=actor, obj="registration:-", details=base)
         op = uow.conn.execute(select(outlet.c.operator_id).where(outlet.c.id == cmd.outlet_id)).scalar_one()
         if not _PHONE.match(phone):
             _refuse(
@@ -484,16 +497,26 @@ def open_registration(cmd: OpenRegistration, *, deps: RegistrationDeps) -> Opene
 def open_reverification(
     number: str, *, outlet_id: int, clerk_id: int, deps: RegistrationDeps, test_seed: int | None = None
 ) -> Opened:
-    """Start a second live check of an existing number; the capture is compared to the stored template."""
+    """Start a second live check of an existing number; the capture is compared to the stored template.
+
+    :raises NotFoundError: NOT_FOUND when no one holds the number (active or suspended).
+    :raises PolicyError: LIVENESS_LOCKED while the holder's ID is locked out.
+    """
     policy, now = deps.policy, deps.clock()
     with deps.db.uow() as uow:
         row = uow.conn.execute(
-            select(phone_number, identity.c.id_masked)
+            select(phone_number, identity.c.id_masked, identity.c.id_hash)
             .join(identity, identity.c.id == phone_number.c.identity_id)
             .where(phone_number.c.number == number, phone_number.c.status.in_(HELD))
         ).first()
         if row is None:
             raise NotFoundError(Reason.NOT_FOUND, "no active number")
+        if deps.lockout is not None:
+            try:
+                lockout.check(uow.conn, row.id_hash, now=now, config=deps.lockout)
+            except PolicyError as exc:
+                details = {"phone": mask_phone(number), "identity": identity_key(row.identity_id)}
+                _refuse(uow, exc, actor=f"clerk:{clerk_id}", obj="registration:-", details=details)
         prev = uow.conn.execute(
             select(registration.c.consent_text_version).where(registration.c.id == row.registration_id)
         ).scalar_one()
@@ -619,8 +642,7 @@ def assess_capture(
             doc_reasons = (Reason.ID_PHOTO_MISSING,)
     elif ref is None:
         doc_reasons = (Reason.ID_PHOTO_MISSING,)
-    best_score: float | None = None
-    best_template: npt.NDArray[np.float32] | None = None
+    live_templates: list[npt.NDArray[np.float32]] = []
     findings: tuple[Reason, ...] = ()
     seen: list[Reason] = []
     for frame in frames:
@@ -633,12 +655,11 @@ def assess_capture(
         if blocking:
             seen.extend(blocking)
             continue
-        if ref is None:
-            best_template = np.asarray(live.template, dtype=np.float32)
-            break
-        score = float(np.dot(np.asarray(live.template, dtype=np.float32), ref))
-        if best_score is None or score > best_score:
-            best_score, best_template = score, np.asarray(live.template, dtype=np.float32)
+        live_templates.append(np.asarray(live.template, dtype=np.float32))
+    # One template from all usable frames (averaged, as measured in `simkyc eval accuracy`): the
+    # best of several per-frame scores would let impostors through more often than calibrated.
+    best_template = fuse_templates(np.stack(live_templates)) if live_templates else None
+    best_score = float(np.dot(best_template, ref)) if best_template is not None and ref is not None else None
     if best_template is None:
         findings = tuple(dict.fromkeys(seen)) or (Reason.NO_FACE,)
     candidates: list[tuple[str, float]] = []
@@ -749,16 +770,12 @@ def record_decision(
             if reg.status not in ("OPEN", "RETRY"):  # decided by a concurrent submit
                 raise ConflictError(Reason.REGISTRATION_STATE, f"registration is {reg.status}")
             holdings = _holdings(conn, identity_id=reg.identity_id, operator_id=reg.operator_id)
-            fields = uow.keys.decrypt_json(
-                *conn.execute(
-                    select(identity.c.key_id, identity.c.fields_enc).where(identity.c.id == reg.identity_id)
-                ).one(),
-                aad=aad_identity(
-                    conn.execute(
-                        select(identity.c.id_hash).where(identity.c.id == reg.identity_id)
-                    ).scalar_one()
-                ),
-            )
+            who = conn.execute(
+                select(identity.c.key_id, identity.c.fields_enc, identity.c.id_hash).where(
+                    identity.c.id == reg.identity_id
+                )
+            ).one()
+            fields = uow.keys.decrypt_json(who.key_id, who.fields_enc, aad=aad_identity(who.id_hash))
             rules = list(
                 precheck(
                     policy,
@@ -795,6 +812,21 @@ def record_decision(
                     at=now,
                 )
             added = _apply(uow, reg, decision, assessment, candidates, now=now, review_days=deps.review_days)
+            if deps.lockout is not None and lockout.record(
+                conn, who.id_hash, passed=assessment.evidence.liveness_passed, now=now, config=deps.lockout
+            ):
+                uow.audit(
+                    actor=actor,
+                    action="liveness.lockout",
+                    obj=f"identity:{identity_key(reg.identity_id)}",
+                    details={
+                        "registration": registration_id,
+                        "failures": deps.lockout.max_failures,
+                        "window_s": deps.lockout.window,
+                        "lock_s": deps.lockout.lock_for,
+                    },
+                    at=now,
+                )
             retry_values: dict[str, Any] = {}
             if decision.outcome is Outcome.RETRY:  # a used or expired challenge never serves twice
                 next_challenge = new_challenge(

@@ -8,6 +8,8 @@
 | registration records     | deleted `registration_days_after_service` after the number was cancelled |
 |                          | (or after the decision, for registrations that never bound a number)     |
 | identities               | deleted with their last registration                                     |
+| liveness failures        | (the lockout's count) deleted once they can no longer lock: older than   |
+|                          | the lockout's window plus lock period (`SIMKYC_LOCKOUT_*`)               |
 | audit log                | kept; never swept (minimum `audit_days`, archiving is an operator task)  |
 
 One transaction per class, each audited with the counts it removed; the report lists them all.
@@ -21,7 +23,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, not_, or_, select, update
 
 from simkyc.core.policy import Retention
-from simkyc.store.schema import face_template, identity, phone_number, registration, review_case
+from simkyc.service.lockout import LockoutConfig
+from simkyc.store.schema import (
+    face_template,
+    identity,
+    liveness_failure,
+    phone_number,
+    registration,
+    review_case,
+)
 from simkyc.store.uow import Database
 
 __all__ = ["RetentionReport", "run_retention"]
@@ -40,7 +50,12 @@ class RetentionReport:
 
 
 def run_retention(
-    db: Database, *, rules: Retention, now: datetime, actor: str = "system:retention"
+    db: Database,
+    *,
+    rules: Retention,
+    now: datetime,
+    actor: str = "system:retention",
+    lockout: LockoutConfig | None = None,
 ) -> RetentionReport:
     rep = RetentionReport()
 
@@ -183,6 +198,20 @@ def run_retention(
                     "registrations": len(doomed),
                     "identities": int(ids or 0),
                 },
+                at=now,
+            )
+            uow.commit()
+    # 5. the lockout's failure rows: an ID that failed and never came back leaves them behind
+    if lockout is not None:
+        with db.uow() as uow:
+            cut = now - timedelta(seconds=lockout.horizon)
+            n = uow.conn.execute(delete(liveness_failure).where(liveness_failure.c.failed_at <= cut)).rowcount
+            done("liveness_failures", n)
+            uow.audit(
+                actor=actor,
+                action="retention.lockout",
+                obj="liveness_failure",
+                details={"rows": int(n or 0)},
                 at=now,
             )
             uow.commit()

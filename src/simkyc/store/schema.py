@@ -32,6 +32,7 @@ __all__ = [
     "audit_entry",
     "face_template",
     "identity",
+    "liveness_failure",
     "metadata",
     "operator",
     "outlet",
@@ -211,6 +212,17 @@ audit_checkpoint = Table(
     _ts("at"),
     Column("public_key", String(64), nullable=False),  # hex Ed25519 public key
     Column("signature", String(128), nullable=False),  # hex
+)
+
+# One row per failed liveness check, for the lockout (simkyc.service.lockout); kept only while it can
+# still matter (window + lock period). Keyed by the ID's HMAC lookup key, like identity.id_hash.
+liveness_failure = Table(
+    "liveness_failure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id_hash", String(64), nullable=False),
+    _ts("failed_at"),
+    Index("ix_liveness_failure_id_hash", "id_hash", "failed_at"),
 )
 
 # Tables whose rows carry encrypted columns, with those columns: the key-rotation work list.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Response, UploadFile
 from pydantic import BaseModel
 
 from simkyc.api.deps import Clerk, Ctx
@@ -30,9 +30,18 @@ class OcrOut(BaseModel):
 
 @router.post("/ocr")
 def read_card(
-    *, ctx: Ctx, clerk: Clerk, image: Annotated[UploadFile, File(description="Card front photo")]
+    *,
+    ctx: Ctx,
+    clerk: Clerk,
+    response: Response,
+    image: Annotated[UploadFile, File(description="Card front photo")],
 ) -> OcrOut:
-    """OCR the portrait side of a resident ID card (PP-OCRv4 via RapidOCR, on this server)."""
+    """OCR the portrait side of a resident ID card (PP-OCRv4 via RapidOCR, on this server).
+
+    The fields (the full ID number among them) go back to the clerk who uploaded the card,
+    to prefill the form, and must not be kept by any cache on the way.
+    """
+    response.headers["Cache-Control"] = "no-store"
     from simkyc import bootstrap
     from simkyc.service.documents import read_card as ocr_read
 

@@ -63,7 +63,7 @@ def reverify(*, ctx: Ctx, clerk: Clerk, number: str) -> OpenedOut:
         deps=ctx.registration_deps(),
         test_seed=ctx.settings.challenge_test_seed,
     )
-    return start_capture(ctx, opened, clerk=clerk, id_key=f"reverify:{number}")
+    return start_capture(ctx, opened, clerk=clerk)
 
 
 @router.post("/customers/report")

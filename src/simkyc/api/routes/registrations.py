@@ -149,7 +149,7 @@ def _parse_fields(text: str) -> IntakeFields:
         ) from None
 
 
-def start_capture(ctx: AppContext, opened: reg.Opened, *, clerk: Principal, id_key: str) -> OpenedOut:
+def start_capture(ctx: AppContext, opened: reg.Opened, *, clerk: Principal) -> OpenedOut:
     """Create the live session for an opened registration and return what the page needs."""
     models = ctx.liveness_models()
     session = LivenessSession(opened.challenge, analyzer=models.analyzer(), embedder=models.embedder)
@@ -161,7 +161,6 @@ def start_capture(ctx: AppContext, opened: reg.Opened, *, clerk: Principal, id_k
             session=session,
             clerk_id=clerk.user_id,
             outlet_id=clerk.outlet_id,
-            id_key=id_key,
             phone=opened.phone,
             id_masked=opened.id_masked,
         )
@@ -189,16 +188,14 @@ def open_registration(
     fields: Annotated[str, Form(description="IntakeFields as JSON")],
     portrait: Annotated[UploadFile | None, File(description="ID portrait (chip) or card photo (OCR)")] = None,
 ) -> OpenedOut:
-    """Open a registration at the clerk's outlet: validate the ID, pre-check policy, record consent,
-    issue the liveness challenge and start the live session."""
+    """Open a registration at the clerk's outlet: validate the ID, check the liveness lockout, pre-check
+    policy, record consent, issue the liveness challenge and start the live session."""
     body = _parse_fields(fields)
     image = None
     if body.ocr_token:
         image = ctx.ocr_portraits.take(body.ocr_token)
     if image is None and portrait is not None:
         image = decode_image(_read_upload(ctx, portrait))
-    id_key = ctx.keys.lookup_hash(body.id_number)
-    ctx.lockout.check(id_key, now=ctx.clock())
     doc = IdDocument(
         source=body.document_source,
         kind="resident_id",
@@ -222,7 +219,7 @@ def open_registration(
         test_seed=ctx.settings.challenge_test_seed,
     )
     opened = reg.open_registration(cmd, deps=ctx.registration_deps())
-    return start_capture(ctx, opened, clerk=clerk, id_key=id_key)
+    return start_capture(ctx, opened, clerk=clerk)
 
 
 def _own_capture(ctx: AppContext, registration_id: str, clerk: Principal) -> CaptureSession:
@@ -271,11 +268,6 @@ def finish(*, ctx: Ctx, clerk: Clerk, registration_id: str) -> RegistrationOut:
         result = capture.session.finish()  # kept by the session: a failed decision can be retried
         decided = reg.submit_liveness(registration_id, result, deps=deps, actor=f"clerk:{clerk.user_id}")
         ctx.captures.pop(registration_id)
-    now = ctx.clock()
-    if result.passed:
-        ctx.lockout.record_success(capture.id_key)
-    else:
-        ctx.lockout.record_failure(capture.id_key, now=now)
     ctx.metrics.decisions.labels(decided.outcome.value).inc()
     return RegistrationOut(
         id=registration_id,

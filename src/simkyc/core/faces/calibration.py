@@ -36,7 +36,13 @@ class OperatingPoint:
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Operating points by FMR name ("1e-2", "1e-3", "1e-4") for one embedder, with a data statement."""
+    """Operating points by FMR name ("1e-2", "1e-3", "1e-4") for one embedder, with a data statement.
+
+    `points` hold for one image against one image (`simkyc verify`). `fused_points` hold
+    for the registration's comparison: one ID photo against the template averaged from
+    `fused_frames` live frames. Averaging removes per-frame noise from impostors as much
+    as from genuine users, so impostor scores rise and need a threshold of their own.
+    """
 
     embedder: str
     embedder_version: str
@@ -44,18 +50,23 @@ class Calibration:
     data: str
     created: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    fused_points: Mapping[str, OperatingPoint] = field(default_factory=dict)
+    fused_frames: int = 0
 
-    def threshold(self, fmr: float | str) -> float:
-        """The threshold of a named operating point.
+    def threshold(self, fmr: float | str, *, fused: bool = False) -> float:
+        """The threshold of a named operating point (of the fused comparison if `fused`).
 
         :raises InputError: INVALID_REQUEST when the point is not calibrated.
         """
         key = fmr if isinstance(fmr, str) else fmr_key(fmr)
-        point = self.points.get(key)
+        points = self.fused_points if fused else self.points
+        point = points.get(key)
         if point is None:
-            known = ", ".join(sorted(self.points))
+            known = ", ".join(sorted(points)) or "none"
+            what = f"fused ({self.fused_frames} frames) " if fused else ""
             raise InputError(
-                Reason.INVALID_REQUEST, f"no calibrated operating point FMR {key} (have {known})"
+                Reason.INVALID_REQUEST,
+                f"no calibrated {what}operating point FMR {key} (have {known}): run `simkyc eval calibrate`",
             )
         return point.threshold
 
@@ -69,8 +80,8 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Calibration:
-        try:
-            points = {
+        def points(block: Mapping[str, Any]) -> dict[str, OperatingPoint]:
+            return {
                 str(k): OperatingPoint(
                     fmr_target=float(v["fmr_target"]),
                     threshold=float(v["threshold"]),
@@ -79,27 +90,35 @@ class Calibration:
                     impostor_comparisons=int(v["impostor_comparisons"]),
                     genuine_comparisons=int(v["genuine_comparisons"]),
                 )
-                for k, v in raw["operating_points"].items()
+                for k, v in block.items()
             }
-            known = {"embedder", "embedder_version", "operating_points", "data", "created"}
+
+        try:
+            known = {
+                "embedder",
+                "embedder_version",
+                "operating_points",
+                "fused_operating_points",
+                "fused_frames",
+                "data",
+                "created",
+            }
             return cls(
                 embedder=str(raw["embedder"]),
                 embedder_version=str(raw.get("embedder_version", "")),
-                points=points,
+                points=points(raw["operating_points"]),
                 data=str(raw["data"]),
                 created=str(raw.get("created", "")),
                 extra={k: v for k, v in raw.items() if k not in known},
+                fused_points=points(raw.get("fused_operating_points", {})),
+                fused_frames=int(raw.get("fused_frames", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(Reason.INVALID_REQUEST, f"malformed calibration file ({exc})") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "embedder": self.embedder,
-            "embedder_version": self.embedder_version,
-            "created": self.created,
-            "data": self.data,
-            "operating_points": {
+        def block(points: Mapping[str, OperatingPoint]) -> dict[str, Any]:
+            return {
                 k: {
                     "fmr_target": p.fmr_target,
                     "threshold": p.threshold,
@@ -108,7 +127,20 @@ class Calibration:
                     "impostor_comparisons": p.impostor_comparisons,
                     "genuine_comparisons": p.genuine_comparisons,
                 }
-                for k, p in sorted(self.points.items(), key=lambda kv: -kv[1].fmr_target)
-            },
+                for k, p in sorted(points.items(), key=lambda kv: -kv[1].fmr_target)
+            }
+
+        fused = (
+            {"fused_frames": self.fused_frames, "fused_operating_points": block(self.fused_points)}
+            if self.fused_points
+            else {}
+        )
+        return {
+            "embedder": self.embedder,
+            "embedder_version": self.embedder_version,
+            "created": self.created,
+            "data": self.data,
+            "operating_points": block(self.points),
+            **fused,
             **dict(self.extra),
         }

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simkyc.core.faces.fusion import fuse_templates
-from simkyc.core.faces.types import Embedder, Image, Template
+from simkyc.core.faces.types import Embedder, Image, Template, Templates
 
-__all__ = ["FLIP", "FLIP_SHIFT", "NONE", "TtaPlan", "augment", "embed_augmented"]
+__all__ = ["FLIP", "FLIP_SHIFT", "NONE", "AugmentedEmbedder", "TtaPlan", "augment", "embed_augmented"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +63,35 @@ def augment(chip: Image, plan: TtaPlan) -> list[Image]:
 def embed_augmented(embedder: Embedder, chip: Image, plan: TtaPlan = FLIP) -> Template:
     """One template from all views of `chip` (one `embed_batch` call), L2-normalised."""
     return fuse_templates(embedder.embed_batch(augment(chip, plan)))
+
+
+class AugmentedEmbedder:
+    """An `Embedder` whose template of a chip is the fused template of its `plan` views.
+
+    How the pipeline uses test-time augmentation: one `embed_batch` call on the base
+    embedder for all views of all chips. `name` says which views (``+flip``), so
+    templates and calibrations of augmented and plain embedders are never mixed.
+    """
+
+    def __init__(self, base: Embedder, plan: TtaPlan = FLIP) -> None:
+        if plan.views < 2:
+            raise ValueError("an augmentation plan needs at least two views")
+        self.base = base
+        self.plan = plan
+        suffix = "flip" if plan.flip else "orig"
+        if plan.shifts:
+            suffix += f"-shift{len(plan.shifts)}"
+        self.name = f"{base.name}+{suffix}"
+        self.version = base.version
+        self.dim = base.dim
+        self.chip_size = base.chip_size
+
+    def embed(self, chip: Image) -> Template:
+        return embed_augmented(self.base, chip, self.plan)
+
+    def embed_batch(self, chips: list[Image]) -> Templates:
+        if not chips:
+            return np.empty((0, self.dim), dtype=np.float32)
+        views = self.plan.views
+        flat = self.base.embed_batch([v for chip in chips for v in augment(chip, self.plan)])
+        return np.stack([fuse_templates(flat[i * views : (i + 1) * views]) for i in range(len(chips))])

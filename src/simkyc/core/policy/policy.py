@@ -54,8 +54,8 @@ class Policy:
     new_number_window_hours: float = 24.0
     min_age: int = 16
     blocklists: Blocklists = field(default_factory=Blocklists)
-    match_operating_point: str = "1e-4"  # accept when score >= this threshold
-    review_operating_point: str = "1e-3"  # REVIEW band between this and the accept threshold
+    match_operating_point: str = "1e-3"  # accept when score >= this threshold
+    review_operating_point: str = "1e-2"  # REVIEW band between this and the accept threshold
     duplicate_operating_point: str = "1e-4"  # 1:N hits under another ID above this go to REVIEW
     duplicate_k: int = 5
     consent_text_version: str = "face-consent-v1"
@@ -95,8 +95,8 @@ class Policy:
                 min_age=int(reg.pop("min_age", 16)),
                 consent_text_version=str(reg.pop("consent_text_version", "face-consent-v1")),
                 max_attempts=int(reg.pop("max_attempts", 3)),
-                match_operating_point=str(match.pop("accept", "1e-4")),
-                review_operating_point=str(match.pop("review", "1e-3")),
+                match_operating_point=str(match.pop("accept", "1e-3")),
+                review_operating_point=str(match.pop("review", "1e-2")),
                 duplicate_operating_point=str(match.pop("duplicate", "1e-4")),
                 duplicate_k=int(match.pop("duplicate_k", 5)),
                 liveness_actions=int(live.pop("actions", 2)),
