@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from simkyc.core.faces.adapt import Adaptation, adapt
 from simkyc.core.faces.fusion import fused_score
@@ -202,18 +202,26 @@ def test_calibrate_your_own_onnx_model_in_one_command(
     assert bad.exit_code == 2 and "MODEL_MISSING" in bad.output
 
 
-def test_adapt_command_writes_a_loadable_versioned_artefact(
-    mini_faces: Path, home: Path, mini_dev: DevEmbeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _eval_command(home: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    """`simkyc eval ARGS` with the test's home (its dev-embedding cache); must exit 0."""
     from simkyc.cli import app
     from simkyc.config import get_settings
 
     monkeypatch.setenv("SIMKYC_HOME", str(home))
     get_settings.cache_clear()
-    out = tmp_path / "adaptation.json"
-    result = CliRunner().invoke(app, ["eval", "adapt", "--faces", str(mini_faces), "--output", str(out)])
-    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["eval", *args])
+    finally:
+        get_settings.cache_clear()
     assert result.exit_code == 0, result.output
+    return result
+
+
+def test_adapt_command_writes_a_loadable_versioned_artefact(
+    mini_faces: Path, home: Path, mini_dev: DevEmbeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "adaptation.json"
+    result = _eval_command(home, monkeypatch, "adapt", "--faces", str(mini_faces), "--output", str(out))
     ad = Adaptation.from_dict(json.loads(out.read_text()))
     ad.check_embedder(mini_dev.embedder, mini_dev.embedder_version)
     assert ad.version in result.output and "simkyc eval calibrate" in result.output
@@ -223,16 +231,10 @@ def test_eval_calibrate_holds_every_group_at_the_target_with_the_adaptation_out_
     mini_faces: Path, home: Path, mini_dev: DevEmbeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from simkyc import bootstrap
-    from simkyc.cli import app
-    from simkyc.config import get_settings
 
-    monkeypatch.setenv("SIMKYC_HOME", str(home))
-    get_settings.cache_clear()
     out = tmp_path / "calibration.json"
-    args = ["eval", "calibrate", "--faces", str(mini_faces), "--output", str(out), "--folds", "2"]
-    result = CliRunner().invoke(app, args)  # 2 folds: the mini set has 11 people
-    get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
+    args = ["--faces", str(mini_faces), "--output", str(out), "--folds", "2"]  # the mini set has 11 people
+    _eval_command(home, monkeypatch, "calibrate", *args)
     cal = json.loads(out.read_text())
     pipe = bootstrap.face_pipeline()
     assert (cal["embedder"], cal["embedder_version"]) == (pipe.embedder_name, pipe.embedder_version)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, not_, or_, select, update
+from sqlalchemy import Delete, and_, delete, exists, not_, or_, select, update
 
 from simkyc.core.policy import Retention
 from simkyc.service.lockout import LockoutConfig
@@ -127,21 +127,24 @@ def run_retention(
             )
             uow.commit()
 
+    def delete_audited(name: str, statement: Delete, *, action: str, obj: str) -> None:
+        """One data class swept in its own transaction, with an audit entry of the count."""
+        with db.uow() as uow:
+            n = uow.conn.execute(statement).rowcount
+            done(name, n)
+            uow.audit(actor=actor, action=action, obj=obj, details={"deleted": int(n or 0)}, at=now)
+            uow.commit()
+
     # 3. Face templates of identities that hold no number any more.
-    with db.uow() as uow:
-        held = exists().where(
-            phone_number.c.identity_id == face_template.c.identity_id, phone_number.c.status.in_(_HELD)
-        )
-        n = uow.conn.execute(delete(face_template).where(not_(held))).rowcount
-        done("face_templates", n)
-        uow.audit(
-            actor=actor,
-            action="retention.templates",
-            obj="face_template",
-            details={"deleted": int(n or 0)},
-            at=now,
-        )
-        uow.commit()
+    held = exists().where(
+        phone_number.c.identity_id == face_template.c.identity_id, phone_number.c.status.in_(_HELD)
+    )
+    delete_audited(
+        "face_templates",
+        delete(face_template).where(not_(held)),
+        action="retention.templates",
+        obj="face_template",
+    )
 
     # 4. Registration records past service + retention period, then identities left without any.
     if rules.registration_days_after_service > 0:
@@ -203,17 +206,12 @@ def run_retention(
             uow.commit()
     # 5. the lockout's failure rows: an ID that failed and never came back leaves them behind
     if lockout is not None:
-        with db.uow() as uow:
-            cut = now - timedelta(seconds=lockout.horizon)
-            n = uow.conn.execute(delete(liveness_failure).where(liveness_failure.c.failed_at <= cut)).rowcount
-            done("liveness_failures", n)
-            uow.audit(
-                actor=actor,
-                action="retention.lockout",
-                obj="liveness_failure",
-                details={"rows": int(n or 0)},
-                at=now,
-            )
-            uow.commit()
+        cut = now - timedelta(seconds=lockout.horizon)
+        delete_audited(
+            "liveness_failures",
+            delete(liveness_failure).where(liveness_failure.c.failed_at <= cut),
+            action="retention.lockout",
+            obj="liveness_failure",
+        )
     rep.removed["audit_entries"] = 0
     return rep
