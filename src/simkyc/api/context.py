@@ -120,7 +120,6 @@ class AppContext:
         from simkyc import bootstrap
         from simkyc.service.registration import RegistrationDeps
 
-        s = self.settings
         return RegistrationDeps(
             db=self.db,
             policy=bootstrap.policy(),
@@ -129,7 +128,7 @@ class AppContext:
             liveness=bootstrap.registration_liveness,
             index=lambda: self.lazy("index", self._build_index),
             # the liveness lockout; its state is in the database, so every process shares it
-            lockout=bootstrap.lockout_config(s),
+            lockout=bootstrap.lockout_config(self.settings),
         )
 
     def _build_index(self) -> Any:

@@ -262,9 +262,10 @@ def calibrate(
         # the registration decision: one ID photo against the session's best frames averaged
         k = LivenessConfig().best_frames
         people = [im.person for im in d.images]
+        groups = [im.group.value for im in d.images]
         trials = draw_trials(
             people,
-            [im.group.value for im in d.images],
+            groups,
             max_k=k,
             per_person=30,
             folds=fold_of if fold_of is not None else fold_array(d.images, k=folds),
@@ -277,8 +278,8 @@ def calibrate(
         ] if trials else []
         cal = calibrate_by_group(
             templates,
-            [im.person for im in d.images],
-            [im.group.value for im in d.images],
+            people,
+            groups,
             embedder=pipe.embedder_name,
             embedder_version=pipe.embedder_version,
             data=_data_statement(d) + (f"; templates: {', '.join(how)}" if how else ""),

@@ -30,8 +30,12 @@ from simkyc.eval.groups import fold_array
 __all__ = [
     "FMRS",
     "Fit",
+    "apply_fold_models",
     "cross_validated",
     "figures",
+    "fixed_nap_fit",
+    "fold_models",
+    "mean_views",
     "nap_fit",
     "plot_reports",
     "run_studies",
@@ -52,6 +56,15 @@ def nap_fit(embedder: str, version: str, chosen: list[NapParams] | None = None) 
         params, _ = select_nap(x, y, g, f)
         if chosen is not None:
             chosen.append(params)
+        return train_adaptation(x, y, groups=g, nap=params, embedder=embedder, embedder_version=version)
+
+    return fit
+
+
+def fixed_nap_fit(params: NapParams, embedder: str, version: str) -> Fit:
+    """NAP with given hyper-parameters (those of a shipped adaptation): only the map is refitted."""
+
+    def fit(x: F32, y: npt.NDArray[Any], g: npt.NDArray[Any], f: npt.NDArray[np.int64]) -> Adaptation:
         return train_adaptation(x, y, groups=g, nap=params, embedder=embedder, embedder_version=version)
 
     return fit
@@ -115,7 +128,8 @@ def cross_validated(
     return apply_fold_models(fold_models(x, people, groups, folds, fit=fit), x, folds)
 
 
-def _mean_views(views: F32) -> F32:
+def mean_views(views: F32) -> F32:
+    """(N, V, D) templates of V views -> (N, D): their L2-normalised mean, as `AugmentedEmbedder` fuses."""
     m = views.mean(axis=1)
     out: F32 = (m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)).astype(np.float32)
     return out
@@ -182,13 +196,13 @@ def run_studies(
             continue
         stack = np.stack([d.views[n] for n in names], axis=1)
         rows += figures(score(plain, mask), study="tta", variant=f"{vset}: plain, same images")
-        rows += figures(score(_mean_views(stack), mask), study="tta", variant=f"{vset}: {len(names)} views")
+        rows += figures(score(mean_views(stack), mask), study="tta", variant=f"{vset}: {len(names)} views")
         ad_stack = np.stack(
             [apply_fold_models(models["nap"], stack[:, v], folds) for v in range(len(names))], 1
         )
         rows += figures(score(adapted["nap"], mask), study="tta", variant=f"{vset}: nap, same images")
         rows += figures(
-            score(_mean_views(ad_stack), mask), study="tta", variant=f"{vset}: nap + {len(names)} views"
+            score(mean_views(ad_stack), mask), study="tta", variant=f"{vset}: nap + {len(names)} views"
         )
 
     # 2. multi-frame fusion: NUAA printed photos serve as ID photos against live frames
@@ -209,7 +223,7 @@ def run_studies(
         sources["nap"] = adapted["nap"]
     if "flip_plain" in d.views and d.has_view["flip_plain"].all():
         flip_nap = apply_fold_models(models["nap"], d.views["flip_plain"], folds)
-        sources["nap+flip"] = _mean_views(np.stack([adapted["nap"], flip_nap], axis=1))
+        sources["nap+flip"] = mean_views(np.stack([adapted["nap"], flip_nap], axis=1))
     rules: tuple[FusionRule, ...] = ("template", "mean", "max")
     for src_name, x in sources.items():
         for k in fusion_ks:

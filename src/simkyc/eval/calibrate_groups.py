@@ -26,7 +26,8 @@ import numpy.typing as npt
 
 from simkyc.core.faces.adapt import Adaptation
 from simkyc.core.faces.calibration import Calibration, OperatingPoint, fmr_key
-from simkyc.eval.adapt_train import NapParams, fit_nap
+from simkyc.eval.accuracy import apply_fold_models, fixed_nap_fit, fold_models, mean_views
+from simkyc.eval.adapt_train import NapParams
 from simkyc.eval.bygroup import (
     GroupRates,
     PairScores,
@@ -40,11 +41,6 @@ from simkyc.eval.groups import fold_array
 __all__ = ["calibrate_by_group", "out_of_fold_templates"]
 
 F32 = npt.NDArray[np.float32]
-
-
-def _normalise(x: npt.NDArray[np.floating]) -> F32:
-    out: F32 = (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-    return out
 
 
 def out_of_fold_templates(
@@ -70,7 +66,7 @@ def out_of_fold_templates(
             raise ValueError("flip views missing: run `simkyc eval embed-dev --views flip`")
         views.append(d.views["flip_plain"])
     if adaptation is None:
-        return _normalise(np.mean(np.stack(views, axis=1), axis=1)), None
+        return mean_views(np.stack(views, axis=1)), None
     if adaptation.name != "nap":
         raise ValueError(f"out-of-fold calibration supports the nap adaptation, not {adaptation.name}")
     params = NapParams(
@@ -81,13 +77,10 @@ def out_of_fold_templates(
     people = np.array([im.person for im in d.images])
     groups = np.array([im.group.value for im in d.images])
     folds = fold_array(d.images, k=k_folds, seed=seed)
-    mapped = [np.zeros_like(v) for v in views]
-    for f in np.unique(folds):
-        test = folds == f
-        mu, w = fit_nap(d.plain[~test], people[~test], groups[~test], params)
-        for src, dst in zip(views, mapped, strict=True):
-            dst[test] = _normalise((src[test] - mu) @ w)
-    return _normalise(np.mean(np.stack(mapped, axis=1), axis=1)), folds
+    fit = fixed_nap_fit(params, adaptation.embedder, adaptation.embedder_version)
+    models = fold_models(d.plain, people, groups, folds, fit=fit)
+    mapped = np.stack([apply_fold_models(models, v, folds) for v in views], axis=1)
+    return mean_views(mapped), folds
 
 
 def _group_figures(rates: Sequence[GroupRates]) -> dict[str, Any]:
