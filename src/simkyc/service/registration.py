@@ -375,6 +375,24 @@ def _refuse(uow: UnitOfWork, exc: SimkycError, *, actor: str, obj: str, details:
     raise exc
 
 
+def _refuse_if_locked(
+    uow: UnitOfWork,
+    deps: RegistrationDeps,
+    id_hash: str,
+    *,
+    now: datetime,
+    actor: str,
+    details: dict[str, Any],
+) -> None:
+    """Refuse (audited) while the ID is locked out after failed liveness checks; no-op without a lockout."""
+    if deps.lockout is None:
+        return
+    try:
+        lockout.check(uow.conn, id_hash, now=now, config=deps.lockout)
+    except PolicyError as exc:
+        _refuse(uow, exc, actor=actor, obj="registration:-", details=details)
+
+
 # --- open -------------------------------------------------------------------------------------
 
 
@@ -404,11 +422,7 @@ def open_registration(cmd: OpenRegistration, *, deps: RegistrationDeps) -> Opene
         ).first()
         if clerk is None or not clerk.active or clerk.outlet_id != cmd.outlet_id:
             raise AuthError(Reason.FORBIDDEN, "the clerk is not active at this outlet")
-        if deps.lockout is not None:
-            try:
-                lockout.check(uow.conn, uow.keys.lookup_hash(doc.id_number), now=now, config=deps.lockout)
-            except PolicyError as exc:
-                _refuse(uow, exc, actor=actor, obj="registration:-", details=base)
+        _refuse_if_locked(uow, deps, uow.keys.lookup_hash(doc.id_number), now=now, actor=actor, details=base)
         op = uow.conn.execute(select(outlet.c.operator_id).where(outlet.c.id == cmd.outlet_id)).scalar_one()
         if not _PHONE.match(phone):
             _refuse(
@@ -511,12 +525,8 @@ def open_reverification(
         ).first()
         if row is None:
             raise NotFoundError(Reason.NOT_FOUND, "no active number")
-        if deps.lockout is not None:
-            try:
-                lockout.check(uow.conn, row.id_hash, now=now, config=deps.lockout)
-            except PolicyError as exc:
-                details = {"phone": mask_phone(number), "identity": identity_key(row.identity_id)}
-                _refuse(uow, exc, actor=f"clerk:{clerk_id}", obj="registration:-", details=details)
+        details = {"phone": mask_phone(number), "identity": identity_key(row.identity_id)}
+        _refuse_if_locked(uow, deps, row.id_hash, now=now, actor=f"clerk:{clerk_id}", details=details)
         prev = uow.conn.execute(
             select(registration.c.consent_text_version).where(registration.c.id == row.registration_id)
         ).scalar_one()
@@ -658,27 +668,27 @@ def assess_capture(
         live_templates.append(np.asarray(live.template, dtype=np.float32))
     # One template from all usable frames (averaged, as measured in `simkyc eval accuracy`): the
     # best of several per-frame scores would let impostors through more often than calibrated.
-    best_template = fuse_templates(np.stack(live_templates)) if live_templates else None
-    best_score = float(np.dot(best_template, ref)) if best_template is not None and ref is not None else None
-    if best_template is None:
+    live_template = fuse_templates(np.stack(live_templates)) if live_templates else None
+    match_score = float(np.dot(live_template, ref)) if live_template is not None and ref is not None else None
+    if live_template is None:
         findings = tuple(dict.fromkeys(seen)) or (Reason.NO_FACE,)
     candidates: list[tuple[str, float]] = []
     searched = False
-    if best_template is not None and search is not None and not doc_reasons:
-        candidates = search(best_template)
+    if live_template is not None and search is not None and not doc_reasons:
+        candidates = search(live_template)
         searched = True
     ev = Evidence(
         liveness_passed=True,
         liveness_reasons=tuple(result.reasons),
         quality_findings=findings,
-        match_score=best_score,
+        match_score=match_score,
         duplicate_other_ids=len(candidates),
         document_reasons=doc_reasons,
         attempt=attempt,
     )
     return CaptureAssessment(
         evidence=ev,
-        template=best_template,
+        template=live_template,
         model_name=faces.embedder_name,
         model_version=faces.embedder_version,
         candidates=candidates,
