@@ -1,6 +1,7 @@
 """Load on a running `simkyc serve` over loopback: the platform check and whole registrations.
 
     .venv/bin/python benchmarks/api_load.py                      # starts its own server on a temp home
+    .venv/bin/python benchmarks/api_load.py --workers 1,2        # the recipe (nginx, PostgreSQL, Redis)
     .venv/bin/python benchmarks/api_load.py --checks 20000 --clients 32 --registrations 6
 
 What it does, all against one fresh server process started exactly as a newcomer would
@@ -18,6 +19,9 @@ What it does, all against one fresh server process started exactly as a newcomer
 
 Bounded: each phase stops at its request count or `--seconds`, whichever comes first.
 Target (issue 7): platform check >= 1,000 requests/s with p99 < 50 ms, zero errors.
+
+With `--workers 1,2` the same phases run against the deployment recipe once per worker count, and the
+scaling ratio and the duplicate-search freshness lag are printed (`benchmarks/cluster_load.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +69,24 @@ class Phase:
 
 
 # --- server ------------------------------------------------------------------------------------
+
+
+def _server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _audited_checks(home: Path) -> int:
+    """Platform checks recorded in the audit log (each answer is audited before it leaves, issue 14)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{home / 'simkyc.db'}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT details FROM audit_entry WHERE action = 'platform.check'").fetchall()
+    return sum(int(json.loads(d)["count"]) for (d,) in rows)
 
 
 def _free_port() -> int:
@@ -266,6 +289,24 @@ def _request(
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
+def platform_queries(
+    n: int, host: str, key: str, bound: Sequence[tuple[object, str, str, str]] = ()
+) -> list[bytes]:
+    """`n` platform-check requests: half about numbers bound by the registrations (`bound`), half unknown."""
+    queries = []
+    for i in range(n):
+        if bound and i % 2 == 0:
+            _, phone, number, name = bound[i % len(bound)]
+            body = {"name": name if i % 4 == 0 else "李四", "id_number": number, "phone": phone}
+        else:
+            phone = f"1350000{i % 10_000:04d}"
+            body = {"name": "王五", "id_number": _id_number(900 + i % 50), "phone": phone}
+        queries.append(
+            _request("POST", "/api/platform/check", host, json.dumps(body).encode(), {"X-API-Key": key})
+        )
+    return queries
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checks", type=int, default=20_000, help="platform checks (and healthz requests)")
@@ -273,7 +314,15 @@ def main() -> None:
     ap.add_argument("--registrations", type=int, default=4)
     ap.add_argument("--reg-clients", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=30.0, help="time limit per phase")
+    ap.add_argument("--workers", default="", help="e.g. 1,2: the recipe (nginx, PostgreSQL, Redis) per count")
+    ap.add_argument("--via", choices=("direct", "proxy"), default="direct", help="--workers: connect to")
+    ap.add_argument("--base-port", type=int, default=8360, help="--workers: nginx's port; workers follow it")
     args = ap.parse_args()
+    if args.workers:
+        from cluster_load import run_scaling
+
+        run_scaling(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="simkyc-load-") as tmp:
         proc, url, accounts = start_server(Path(tmp))
@@ -285,26 +334,15 @@ def main() -> None:
             reg, bound = registrations(url, clerk, args.registrations, args.reg_clients, args.seconds * 4)
             outcomes = [o for o, *_ in bound]
 
-            queries = []
-            for i in range(args.checks):
-                if bound and i % 2 == 0:
-                    _, phone, number, name = bound[i % len(bound)]
-                    body = {"name": name if i % 4 == 0 else "李四", "id_number": number, "phone": phone}
-                else:
-                    body = {
-                        "name": "王五",
-                        "id_number": _id_number(900 + i % 50),
-                        "phone": f"1350000{i % 10_000:04d}",
-                    }
-                queries.append(
-                    _request(
-                        "POST", "/api/platform/check", host, json.dumps(body).encode(), {"X-API-Key": key}
-                    )
-                )
+            queries = platform_queries(args.checks, host, key, bound)
             base = [_request("GET", "/healthz", host)] * args.checks
             hammer(url, base[:2000], args.clients, 2000, args.seconds, "warm-up")
+            cpu0 = _server_cpu(proc.pid)
             healthz = hammer(url, base, args.clients, args.checks, args.seconds, "healthz (baseline)")
+            cpu1 = _server_cpu(proc.pid)
             checks = hammer(url, queries, args.clients, args.checks, args.seconds, "platform check")
+            cpu2 = _server_cpu(proc.pid)
+            audited = _audited_checks(Path(tmp))  # read while the server still runs: durable, not flushed
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -313,11 +351,15 @@ def main() -> None:
         f"\nsimkyc API load on loopback, {os.cpu_count()} CPUs, one server process, "
         f"{args.clients} connections\n"
     )
-    print(f"{'phase':<22}{'requests':>10}{'errors':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    # server CPU per request: what the box's other load cannot inflate (unlike req/s and latency)
+    cpu = {healthz.name: cpu1 - cpu0, checks.name: cpu2 - cpu1}
+    head = f"{'phase':<22}{'requests':>10}{'errors':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
+    print(head + f"{'CPU ms/req':>12}")
     for ph in (healthz, checks):
         print(
             f"{ph.name:<22}{len(ph.latencies):>10}{ph.errors:>8}{ph.rate:>10.0f}"
             f"{ph.pct(0.5) * 1e3:>10.1f}{ph.pct(0.99) * 1e3:>10.1f}"
+            f"{cpu[ph.name] / max(1, len(ph.latencies)) * 1e3:>12.3f}"
         )
     print(
         f"\nplatform check / healthz throughput ratio: {checks.rate / healthz.rate:.2f}"
@@ -326,6 +368,8 @@ def main() -> None:
     )
     ok = checks.rate >= 1000 and checks.pct(0.99) < 0.050 and checks.errors == 0
     print(f"target >= 1000 req/s, p99 < 50 ms, 0 errors: {'MET' if ok else 'NOT MET'}")
+    answered = len(checks.latencies) - checks.errors
+    print(f"platform checks in the audit log while the server ran: {audited} of {answered} answered")
     print(f"\n{'registrations':<22}{'done':>10}{'errors':>8}{'reg/s':>10}{'p50 s':>10}{'p99 s':>10}")
     print(
         f"{'open+stream+finish':<22}{len(reg.latencies):>10}{reg.errors:>8}{reg.rate:>10.3f}{reg.pct(0.5):>10.2f}{reg.pct(0.99):>10.2f}"

@@ -2,6 +2,7 @@
 
     nice .venv/bin/python benchmarks/embed_speed.py               # ~1 min
     nice .venv/bin/python benchmarks/embed_speed.py --rounds 4    # quicker, noisier
+    nice .venv/bin/python benchmarks/embed_speed.py --npm         # the default embedder's networks
 
 Chips: real faces from ../shared/data/faces/lfw (BlazeFace box, dlib 5-point chip,
 exactly what the pipeline embeds); random chips when the data is absent (speed does not
@@ -26,13 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from simkyc.core.faces.types import Image, Templates
+from simkyc.core.faces.types import Aligner, Image, Templates
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SIMKYC_SHARED_DATA", REPO.parent / "shared" / "data")) / "faces"
 
 
-def real_chips(n: int) -> list[Image]:
+def real_chips(n: int, aligner: Aligner | None = None, side: int = 150) -> list[Image]:
+    """Chips of real LFW faces cut by `aligner` (dlib's 150x150 by default); noise if the data is absent."""
     from PIL import Image as PILImage
 
     from simkyc.models.blazeface import BlazeFaceDetector
@@ -41,14 +43,14 @@ def real_chips(n: int) -> list[Image]:
     files = sorted((DATA / "lfw" / "images").glob("*/*.jpg"))[: 3 * n]
     if not files:
         rng = np.random.default_rng(0)
-        return [rng.integers(0, 256, (150, 150, 3), dtype=np.uint8) for _ in range(n)]
-    detector, aligner = BlazeFaceDetector(), DlibAligner()
+        return [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(n)]
+    detector, cut = BlazeFaceDetector(), aligner if aligner is not None else DlibAligner()
     chips: list[Image] = []
     for f in files:
         image = np.asarray(PILImage.open(f).convert("RGB"))
         found = detector.detect(image)
         if found:
-            chips.append(aligner.chip(image, aligner.landmarks(image, found[0])))
+            chips.append(cut.chip(image, cut.landmarks(image, found[0])))
         if len(chips) == n:
             break
     return chips
@@ -72,7 +74,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=8, help="timed calls per configuration")
+    parser.add_argument(
+        "--npm", action="store_true", help="the default embedder's networks (issue 13) instead of dlib's"
+    )
     args = parser.parse_args()
+    if args.npm:
+        npm_main(args.rounds)
+        return
 
     from simkyc.models.dlib_models import DlibEmbedder
     from simkyc.models.dlib_onnx import OnnxDlibEmbedder, convert
@@ -120,6 +128,59 @@ def main() -> None:
         "\n* dlib's build is single-threaded; 'x dlib' compares with dlib at the same thread row"
         " and batch size."
     )
+
+
+def arcface_chips(n: int) -> list[Image]:
+    """112x112 ArcFace chips of real faces (fr-landmark alignment, as the default pipeline cuts them)."""
+    from simkyc.models.arcface import ArcFaceAligner
+
+    return real_chips(n, ArcFaceAligner(), side=112)
+
+
+def npm_main(rounds: int) -> None:
+    """Per-face time of the default embedder's networks and of their fusion, beside dlib's ONNX port."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simkyc.core.faces.ensemble import EnsembleEmbedder
+    from simkyc.models.dlib_onnx import OnnxDlibEmbedder
+    from simkyc.models.npm_embedders import FrFeatureEmbedder, MobileFaceNetEmbedder
+
+    chips = arcface_chips(16)
+    dlib_chips = real_chips(16)
+    fr, mfn, dlib = FrFeatureEmbedder(), MobileFaceNetEmbedder(), OnnxDlibEmbedder()
+    pool = ThreadPoolExecutor(2)
+    fused = EnsembleEmbedder([fr, mfn], [1.0, 1.0], name="fused")
+    fused_threads = EnsembleEmbedder([fr, mfn], [1.0, 1.0], name="fused", executor=pool)
+    configs = [
+        Config("dlib-onnx", 1, 2, lambda c: dlib.embed_batch(c)),
+        Config("fr-feature", 1, 1, fr.embed_batch),
+        Config("fr-feature", 1, 2, fr.embed_batch),
+        Config("fr-feature", 1, 16, fr.embed_batch),
+        Config("mobilefacenet", 1, 2, mfn.embed_batch),
+        Config("mobilefacenet", 1, 16, mfn.embed_batch),
+        Config("fused", 1, 2, fused.embed_batch),
+        Config("fused", 2, 2, fused_threads.embed_batch),
+    ]
+    for c in configs:  # warm-up
+        c.run((dlib_chips if c.engine == "dlib-onnx" else chips)[: c.batch])
+    for r in range(rounds):
+        for c in configs:
+            pool_of = dlib_chips if c.engine == "dlib-onnx" else chips
+            batch = [pool_of[(r + i) % len(pool_of)] for i in range(c.batch)]
+            start = time.perf_counter()
+            c.run(batch)
+            c.times.append(time.perf_counter() - start)
+    pool.shutdown()
+    print(f"{len(chips)} chips, {rounds} interleaved rounds, median call time; load {os.getloadavg()[0]:.1f}")
+    print("threads = threads of the call (fused, 2: the two networks side by side)\n")
+    print(f"{'engine':<14}{'threads':>8}{'batch':>6}{'ms/call':>9}{'ms/face':>9}{'x dlib':>8}")
+    base = configs[0].call_s / configs[0].batch
+    for c in configs:
+        per_face = c.call_s / c.batch
+        print(
+            f"{c.engine:<14}{c.threads:>8}{c.batch:>6}{1000 * c.call_s:>9.1f}{1000 * per_face:>9.2f}"
+            f"{base / per_face:>8.2f}"
+        )
 
 
 if __name__ == "__main__":

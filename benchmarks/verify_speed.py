@@ -1,17 +1,20 @@
 """Speed (and LFW accuracy) of one verification: simkyc against the `face_recognition` package.
 
-    .venv/bin/python benchmarks/verify_speed.py [--pairs 200] [--seed 7] [--skip-accuracy]
+    .venv/bin/python benchmarks/verify_speed.py [--pairs 200] [--seed 7] [--skip-accuracy] [--legacy]
 
 One verification = two encoded images (bytes) in, a decision out. Both systems get
 the same bytes of the same real pairs from ../shared/data/faces/pairs.csv:
 
 - simkyc: `decode_image` x2, then `FacePipeline.verify` (BlazeFace, dlib HOG fallback,
-  dlib 5-point chips, `bootstrap.default_embedder()`), threshold from the calibration file;
+  ArcFace 112x112 chips from faceplugin's 68 points, `bootstrap.default_embedder()`: two
+  networks fused), threshold from the calibration file;
+- simkyc-legacy (`--legacy`): the previous default, dlib 5-point chips and
+  `bootstrap.legacy_embedder()` (dlib ResNet, NAP, flip TTA), its own calibration;
 - face_recognition: `load_image_file` x2, `face_locations` (HOG, upsample 1, its
   default), `face_encodings` (5-point landmarks + the same dlib ResNet), distance <= 0.6.
 
 Single process: median and p95 wall time per verification, after 3 warm-up pairs, the
-two systems interleaved pair by pair so machine load hits both alike. Throughput: all
+systems interleaved pair by pair so machine load hits them alike. Throughput: all
 pairs through 2 worker processes, per system. Per-stage medians (ms per verification).
 Accuracy: FNMR at FMR 1e-3 on the LFW rows of pairs.csv for both, impostors = all
 cross-identity pairs among those rows' images (cached embeddings from `simkyc eval`).
@@ -86,7 +89,23 @@ class FaceRecognition:
         return bool(fr.face_distance([ea], eb)[0] <= 0.6), stages
 
 
-FACTORIES: dict[str, Callable[[], Any]] = {"simkyc": Simkyc, "face_recognition": FaceRecognition}
+class SimkycLegacy(Simkyc):
+    """The previous default (dlib ResNet via ONNX, NAP, flip TTA: 4 embeddings per verification)."""
+
+    name = "simkyc-legacy"
+
+    def __init__(self) -> None:
+        from simkyc import bootstrap
+
+        self.pipeline = bootstrap.legacy_face_pipeline()
+        self.threshold = bootstrap.legacy_calibration().threshold(1e-3)
+
+
+FACTORIES: dict[str, Callable[[], Any]] = {
+    "simkyc": Simkyc,
+    "face_recognition": FaceRecognition,
+    "simkyc-legacy": SimkycLegacy,
+}
 _WORKER: Any = None
 
 
@@ -110,14 +129,14 @@ def sample_pairs(n: int, seed: int) -> list[tuple[str, str, bool, str]]:
     return [(p.img_a, p.img_b, p.same, p.source) for p in pairs[:n]]
 
 
-def single_process(blobs: list[tuple[bytes, bytes]]) -> dict[str, dict[str, Any]]:
-    systems = [Simkyc(), FaceRecognition()]
+def single_process(blobs: list[tuple[bytes, bytes]], names: list[str]) -> dict[str, dict[str, Any]]:
+    systems = [FACTORIES[n]() for n in names]
     for s in systems:  # warm-up: model loading, first-call allocations
         for a, b in blobs[:3]:
             s(a, b)
     out: dict[str, dict[str, Any]] = {s.name: {"total": [], "stages": {}, "fail": 0} for s in systems}
     for n, (a, b) in enumerate(blobs):
-        order = systems if n % 2 == 0 else systems[::-1]
+        order = systems[n % len(systems) :] + systems[: n % len(systems)]
         for s in order:
             t0 = time.perf_counter()
             decision, stages = s(a, b)
@@ -169,8 +188,9 @@ def lfw_accuracy() -> dict[str, dict[str, float]]:
         genuine, row_impostors = scored.split()
         images = [j.path for j in jobs]
         valid = np.array([records[Job(p)].ok for p in images])
+        dim = next(len(r.template) for r in records.values() if r.template is not None)
         templates = np.stack(
-            [records[Job(p)].template if records[Job(p)].ok else np.zeros(128, np.float32) for p in images]
+            [records[Job(p)].template if records[Job(p)].ok else np.zeros(dim, np.float32) for p in images]
         )
         identities = [p.split("/")[2] for p in images]  # lfw/images/NAME/NAME_0001.jpg
         impostors = cross_identity_scores(templates, identities, valid=valid)
@@ -198,7 +218,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument(
+        "--legacy", action="store_true", help="also time the previous default (dlib-resnet-v1+nap+flip)"
+    )
     args = ap.parse_args()
+    names = ["simkyc", "face_recognition"] + (["simkyc-legacy"] if args.legacy else [])
     if not (DATA / "pairs.csv").is_file():
         print(f"real data not found at {DATA} (set SIMKYC_SHARED_DATA)", file=sys.stderr)
         return 2
@@ -211,8 +235,8 @@ def main() -> int:
     )
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
-    single = single_process(blobs)
-    tput = {name: throughput(name, blobs, args.workers) for name in FACTORIES}
+    single = single_process(blobs, names)
+    tput = {name: throughput(name, blobs, args.workers) for name in names}
 
     print("\nOne verification (two encoded images in, decision out), single process, ms")
     print(
@@ -225,11 +249,15 @@ def main() -> int:
             f"{name:<18}{statistics.median(t):>9.1f}{_pct(t, 95):>9.1f}{statistics.fmean(t):>9.1f}"
             f"{rec['fail']:>9}{tput[name]:>20.2f}"
         )
-    s, f = single["simkyc"]["total"], single["face_recognition"]["total"]
-    print(
-        f"\nratio face_recognition / simkyc: median {statistics.median(f) / statistics.median(s):.2f}x, "
-        f"p95 {_pct(f, 95) / _pct(s, 95):.2f}x, throughput {tput['simkyc'] / tput['face_recognition']:.2f}x"
-    )
+    f = single["face_recognition"]["total"]
+    for name in names:
+        if name == "face_recognition":
+            continue
+        s = single[name]["total"]
+        print(
+            f"\nratio face_recognition / {name}: median {statistics.median(f) / statistics.median(s):.2f}x, "
+            f"p95 {_pct(f, 95) / _pct(s, 95):.2f}x, throughput {tput[name] / tput['face_recognition']:.2f}x"
+        )
     print("\nPer stage, median ms per verification (both images)")
     for name, rec in single.items():
         parts = "  ".join(f"{k} {statistics.median(v):.1f}" for k, v in rec["stages"].items())

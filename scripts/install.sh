@@ -29,6 +29,9 @@ if [ "$dev" = 1 ]; then
     command -v chromium >/dev/null || need+=(chromium)
     command -v ffmpeg >/dev/null || need+=(ffmpeg)
     [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+    # the deployment recipe's proxy and the multi-worker tests (scripts/cluster.sh, tests/cluster)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+    command -v redis-server >/dev/null || need+=(redis-server)
     if [ ${#need[@]} -gt 0 ]; then
       apt-get update -q >/dev/null
       DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null

@@ -46,8 +46,31 @@ class Settings(BaseSettings):
     lockout_failures: int = 5
     lockout_window_minutes: float = 10.0
     lockout_minutes: float = 30.0
+    # issue 14: open captures (registrations, re-verifications, presence checks) per clerk and per
+    # outlet, counted in the database so every process agrees
+    captures_per_clerk: int = 3
+    captures_per_outlet: int = 12
     # tests and demos only: a fixed liveness challenge draw (recorded with every registration it affects)
     challenge_test_seed: int | None = None
+    # scale-out (issue 15): workers share the small state in Redis when `redis_url` is set (capture frame
+    # logs, the open-capture slots, platform-key rate limits, OCR portraits), under `redis_prefix`;
+    # without it, this process's memory (one worker). `max_open_captures` counts the whole deployment.
+    # `worker_name` (set by `serve --workers`) names the worker in /readyz and gives it its own index dir.
+    redis_url: str | None = None
+    redis_prefix: str = "simkyc"
+    max_open_captures: int = 64
+    worker_name: str | None = None
+    # ID card reader (issue 17): the serial device of the reader's SAM module, the outlet page's origin
+    # the `simkyc reader serve` bridge answers (comma-separated), the bridge's URL as the page calls it,
+    # and the vendor's WLT portrait decoder as "module:attribute" (an object with decode_wlt, or a
+    # factory returning one); see simkyc.reader
+    reader_device: str | None = None
+    reader_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+    reader_bridge_url: str = "http://127.0.0.1:8765"
+    wlt_decoder: str | None = None
+    # face matching (issue 13): threads one verification may use (the two faces are found, and the
+    # fused embedder's two networks run, side by side); 1 = everything on the calling thread
+    face_threads: int = 2
 
     @property
     def model_cache(self) -> Path:

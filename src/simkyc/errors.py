@@ -83,6 +83,22 @@ class Reason(StrEnum):
     SPOOF_PLANAR_MOTION = "SPOOF_PLANAR_MOTION", "The face moves like a flat picture."
     SPOOF_SCREEN = "SPOOF_SCREEN", "The face appears to be shown on a screen."
     SPOOF_PRINT = "SPOOF_PRINT", "The face appears to be a printed photo."
+    SPOOF_NO_LIGHT_RESPONSE = (
+        "SPOOF_NO_LIGHT_RESPONSE",
+        "The face did not reflect the colours flashed on the screen (a recording or injected video).",
+    )
+    LIGHT_CHALLENGE_INCOMPLETE = (
+        "LIGHT_CHALLENGE_INCOMPLETE",
+        "The colour flashes were not captured through: keep the face in the oval while the screen flashes.",
+    )
+    LIGHT_CHALLENGE_WAIVED = (
+        "LIGHT_CHALLENGE_WAIVED",
+        "The colour-flash check was left out (customer sensitive to flashing light): a supervisor confirms.",
+    )
+    STREAM_DISCONTINUITY = (
+        "STREAM_DISCONTINUITY",
+        "The camera stream jumps where a live camera cannot: the video was cut or edited.",
+    )
     LIVENESS_LOCKED = "LIVENESS_LOCKED", "Too many failed liveness attempts for this ID; try again later."
     # documents
     ID_NUMBER_FORMAT = "ID_NUMBER_FORMAT", "The ID number does not have the right format."
@@ -95,6 +111,16 @@ class Reason(StrEnum):
     ID_NOT_YET_VALID = "ID_NOT_YET_VALID", "The ID document is not yet valid."
     ID_PHOTO_MISSING = "ID_PHOTO_MISSING", "The ID document record holds no usable portrait."
     ID_RECORD_INVALID = "ID_RECORD_INVALID", "The ID reader record is malformed."
+    PORTRAIT_UNAVAILABLE = (
+        "PORTRAIT_UNAVAILABLE",
+        "The chip's portrait cannot be decoded here (no WLT decoder configured): use a photo of the card.",
+    )
+    CARD_NOT_FOUND = "CARD_NOT_FOUND", "No ID card is on the reader."
+    CARD_READ_FAILED = (
+        "CARD_READ_FAILED",
+        "The card could not be read completely: keep it still on the reader and try again.",
+    )
+    READER_UNAVAILABLE = "READER_UNAVAILABLE", "The ID card reader does not answer: check its cable and port."
     UNDERAGE_NEEDS_GUARDIAN = (
         "UNDERAGE_NEEDS_GUARDIAN",
         "The holder is under the minimum age: a guardian must be present.",
@@ -124,10 +150,20 @@ class Reason(StrEnum):
     PHONE_NUMBER_TAKEN = "PHONE_NUMBER_TAKEN", "The phone number is already in use."
     PHONE_NUMBER_INVALID = "PHONE_NUMBER_INVALID", "The phone number is not valid."
     REGISTRATION_STATE = "REGISTRATION_STATE", "The registration is not in a state that allows this."
+    CUSTOMER_NOT_PRESENT = (
+        "CUSTOMER_NOT_PRESENT",
+        "The customer must be present (card read and a passed live check) or a supervisor must act.",
+    )
+    NAME_INVALID = "NAME_INVALID", "The name is empty, too long or holds characters a name cannot hold."
     NOT_FOUND = "NOT_FOUND", "Not found."
     NOT_AUTHENTICATED = "NOT_AUTHENTICATED", "Please sign in."
     FORBIDDEN = "FORBIDDEN", "Your role does not allow this."
     RATE_LIMITED = "RATE_LIMITED", "Too many requests; slow down."
+    CAPTURE_OUT_OF_ORDER = (
+        "CAPTURE_OUT_OF_ORDER",
+        "This batch of frames does not follow the ones already received: send the next one in order.",
+    )
+    NOT_READY = "NOT_READY", "This worker cannot serve yet (database, Redis or search index not ready)."
     API_KEY_INVALID = "API_KEY_INVALID", "The API key is not valid."
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN", "The audit log has been altered."
     KEY_MISSING = "KEY_MISSING", "An encryption key is missing."

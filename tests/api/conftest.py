@@ -27,6 +27,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         platform_burst=20.0,
         lockout_failures=3,
         challenge_test_seed=17,
+        captures_per_clerk=1000,  # the suite leaves many captures open; test_api_access.py tests the limits
+        captures_per_outlet=1000,
     )
     app = create_app(settings)
     first = first_run_setup(app.state.ctx.db)

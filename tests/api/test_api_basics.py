@@ -122,4 +122,3 @@ def test_clerk_lists_only_their_outlet(api: Api, face_a: tuple[bytes, bytes]) ->
     assert r.status_code == 404
     listed = json.dumps(api.client.get("/api/registrations", headers=api.headers["demo-clerk"]).json())
     assert str(mine["_id_number"]) not in listed  # masked only
-

@@ -48,9 +48,26 @@ def test_live_clip_registers_then_platform_report_cancel_review(
     )
     assert r.status_code == 401 and r.json()["reason"] == "API_KEY_INVALID"
 
-    # the holder's own report lists the number
+    # the holder's own report: masked while nobody proved the customer is at the counter ...
     report = api.client.post(
         "/api/customers/report", headers=api.headers["demo-clerk"], json={"id_number": number}
+    )
+    assert [n["number"] for n in report.json()] == [reg.mask_phone(phone)]
+    # ... in full once the customer is: the card's ID number and name, then a live check against
+    # the stored template (the same clip), streamed and finished like a registration
+    r = api.client.post(
+        "/api/customers/presence",
+        headers=api.headers["demo-clerk"],
+        json={"id_number": number, "name": "王芳"},
+    )
+    assert r.status_code == 201, r.text
+    present = r.json()
+    out_p = stream(api, str(present["id"]), float(present["challenge"]["issued_at"]), frames)
+    assert out_p["status"] == "APPROVED" and out_p["kind"] == "presence", out_p
+    report = api.client.post(
+        "/api/customers/report",
+        headers=api.headers["demo-clerk"],
+        json={"id_number": number, "presence": present["id"]},
     )
     assert [n["number"] for n in report.json()] == [phone]
 
@@ -88,13 +105,22 @@ def test_live_clip_registers_then_platform_report_cancel_review(
 
     # cancelling the number: the platform no longer finds it
     r = api.client.post(f"/api/numbers/{phone}/cancel", headers=api.headers["demo-clerk"])
+    assert r.status_code == 403 and r.json()["reason"] == "CUSTOMER_NOT_PRESENT"
+    r = api.client.post(
+        f"/api/numbers/{phone}/cancel", headers=api.headers["demo-clerk"], json={"presence": present["id"]}
+    )
     assert r.status_code == 200 and r.json()["template_deleted"] is True
     assert _check(api, key, name="王芳", id_number=number, phone=phone) == "no_record"
 
     # every step is in the audit log, and the chain verifies
     api.ctx.platform_audit.flush()
     entries = api.client.get("/api/audit?limit=500", headers=api.headers["demo-auditor"]).json()
-    checks = [i for e in entries if e["action"] == "platform.check" for i in e["details"]["items"]]
+    checks = [  # the API's batched entries, and single ones from the CLI's checks (same database)
+        i
+        for e in entries
+        if e["action"] == "platform.check"
+        for i in e["details"].get("items", [e["details"]])
+    ]
     assert len(checks) >= 5 and {i["answer"] for i in checks} == {"consistent", "inconsistent", "no_record"}
     assert phone not in str(entries) and number not in str(entries)  # masked numbers only
     actions = {

@@ -54,7 +54,7 @@ def test_forged_bearer_is_refused(api: Api) -> None:
             "/api/admin/users",
             {"username": "x", "password": "12345678", "role": "admin"},
         ),
-        ("demo-supervisor", "POST", "/api/customers/report", {"id_number": "110105199001010010"}),
+        ("demo-auditor", "POST", "/api/customers/report", {"id_number": "110105199001010010"}),
         ("admin", "POST", "/api/reviews/x/decision", {"approve": True, "comment": "ok"}),
         ("admin", "GET", "/api/reviews/x/evidence/live", None),
         ("admin", "POST", "/api/registrations/x/finish", None),

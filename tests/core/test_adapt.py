@@ -125,3 +125,30 @@ def test_adapted_embedder_renames_and_maps_every_template() -> None:
     assert emb.embed_batch([]).shape == (0, 8)
     with pytest.raises(ModelError):
         AdaptedEmbedder(_FakeEmbedder(), Adaptation("x", "other", "1", ad.mean, ad.matrix))
+
+
+def test_centring_removes_the_crowded_groups_centroid_and_stores_no_matrix() -> None:
+    """`NapParams(k=0)`: a pure shift by `centre` times the East Asian class-mean centroid."""
+    from simkyc.eval.adapt_train import NapParams
+
+    rng = np.random.default_rng(5)
+    shared = np.zeros(16, np.float32)
+    shared[0] = 2.0  # what every East Asian template shares: impostors crowd along it
+    people = np.repeat([f"p{i}" for i in range(12)], 3)
+    groups = np.array(["east_asian"] * 18 + ["other"] * 18)
+    x = rng.normal(size=(36, 16)).astype(np.float32) + np.where(groups[:, None] == "east_asian", shared, 0)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ad = train_adaptation(
+        x, people, groups=groups, nap=NapParams(0, 1.0, 1.0), embedder="fake", embedder_version="1"
+    )
+    assert ad.name == "centre" and ad.matrix is None and ad.in_dim == ad.out_dim == 16
+    ea_means = np.stack([x[people == p].mean(axis=0) for p in np.unique(people[groups == "east_asian"])])
+    np.testing.assert_allclose(ad.mean, ea_means.mean(axis=0), atol=1e-6)
+    y = adapt(ad, x)
+    want = (x - ad.mean) / np.linalg.norm(x - ad.mean, axis=1, keepdims=True)
+    np.testing.assert_allclose(y, want, atol=1e-6)
+    ea = y[groups == "east_asian"]
+    assert abs(float(ea.mean(axis=0)[0])) < abs(float(x[groups == "east_asian"].mean(axis=0)[0])) / 3
+    back = Adaptation.from_dict(json.loads(json.dumps(ad.to_dict())))
+    assert back.matrix is None and back.version == ad.version
+    np.testing.assert_array_equal(back.mean, ad.mean)

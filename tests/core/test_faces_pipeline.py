@@ -59,7 +59,8 @@ def test_verify_reports_every_stage_and_reason(faces_dir: Path) -> None:
     assert not result.is_match and result.usable
     assert Reason.FACE_MISMATCH in result.reasons
     assert set(result.timings) >= {"detect", "align", "quality", "embed"}
-    assert result.id_face.chip.shape == (150, 150, 3)
+    side = bootstrap.face_pipeline().embedder.chip_size  # 112: the default embedder's ArcFace chips
+    assert result.id_face.chip.shape == (side, side, 3)
     assert np.linalg.norm(result.live_face.template) == pytest.approx(1.0, abs=1e-5)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from simkyc.core.faces.quality import QualityThresholds, assess_quality, estimate_pose, sharpness
 from simkyc.core.faces.types import Box, Detection
@@ -62,3 +63,33 @@ def test_pose_from_landmarks() -> None:
     yaw, _ = estimate_pose(turned)
     assert abs(yaw) > 35
     assert Reason.POSE_TOO_LARGE in _assess(_textured(), lm=turned)
+
+
+def test_pose_from_arcface_points_reads_eye_centres_and_nose_tip() -> None:
+    from simkyc.core.faces.align import ARCFACE_112
+
+    frontal = ARCFACE_112.astype(np.float32)
+    yaw, roll = estimate_pose(frontal, "arcface5")
+    assert abs(yaw) < 2 and abs(roll) < 1
+    # the same five points read as dlib's layout would be nonsense: the layout matters
+    assert abs(estimate_pose(frontal, "dlib5")[0]) > 30
+    tilted = frontal.copy()
+    tilted[1, 1] += 35.0  # image-right eye far lower: rolled
+    assert estimate_pose(tilted, "arcface5")[1] > 30
+    turned = frontal.copy()
+    turned[2, 0] += 25.0  # nose tip towards the image-right eye
+    yaw, _ = estimate_pose(turned, "arcface5")
+    image = _textured()
+    assert (
+        yaw > 35
+        and Reason.POSE_TOO_LARGE in assess_quality(image, _det(), turned, image, layout="arcface5").findings
+    )
+
+
+def test_sharpness_of_the_tighter_arcface_chip_is_on_dlibs_scale() -> None:
+    from simkyc.core.faces.align import ARCFACE_112
+
+    image = _textured()
+    plain = assess_quality(image, _det(), FRONTAL, image).sharpness
+    scaled = assess_quality(image, _det(), ARCFACE_112.astype(np.float32), image, layout="arcface5").sharpness
+    assert scaled == pytest.approx(plain / 2.97)

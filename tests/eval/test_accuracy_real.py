@@ -234,9 +234,9 @@ def test_eval_calibrate_holds_every_group_at_the_target_with_the_adaptation_out_
 
     out = tmp_path / "calibration.json"
     args = ["--faces", str(mini_faces), "--output", str(out), "--folds", "2"]  # the mini set has 11 people
-    _eval_command(home, monkeypatch, "calibrate", *args)
+    _eval_command(home, monkeypatch, "calibrate", "--legacy", *args)
     cal = json.loads(out.read_text())
-    pipe = bootstrap.face_pipeline()
+    pipe = bootstrap.legacy_face_pipeline()
     assert (cal["embedder"], cal["embedder_version"]) == (pipe.embedder_name, pipe.embedder_version)
     assert "refitted on the other 1 of 2" in cal["data"] and cal["tta"] == "flip"
     assert cal["per_group"] and set(cal["per_group"]) <= set(cal["operating_points"])
@@ -250,15 +250,53 @@ def test_eval_calibrate_holds_every_group_at_the_target_with_the_adaptation_out_
         assert all(g["fmr"] <= float(key) for g in groups.values())
 
 
-def test_shipped_adaptation_fits_the_default_embedder_and_spreads_east_asian_faces(
+def test_calibrate_of_the_fused_default_refits_its_maps_out_of_fold(
+    mini_faces: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simkyc import bootstrap
+
+    out = tmp_path / "calibration.json"
+    _eval_command(
+        home, monkeypatch, "calibrate", "--faces", str(mini_faces), "--output", str(out), "--folds", "2"
+    )
+    cal = json.loads(out.read_text())
+    pipe = bootstrap.face_pipeline()
+    assert (cal["embedder"], cal["embedder_version"]) == (pipe.embedder_name, pipe.embedder_version)
+    assert "refitted on the other 1 of 2" in cal["data"] and len(cal["per_fold"]) == 2
+    for points, per_group in (
+        ("operating_points", "per_group"),
+        ("fused_operating_points", "per_group_fused"),
+    ):
+        for key, groups in cal[per_group].items():
+            assert all(g["fmr"] <= float(key) for g in groups.values())
+            assert cal[points][key]["threshold"] == max(g["own_threshold"] for g in groups.values())
+
+
+def test_shipped_default_files_fit_together() -> None:
+    """fusion.json, the adaptations and calibration.json agree: else re-run `eval fuse`, `eval calibrate`."""
+    from simkyc import bootstrap
+
+    fusion = bootstrap.fusion_spec()
+    for member in fusion["members"]:
+        ad = bootstrap.face_adaptation(bootstrap.member_embedder(member["embedder"]))
+        assert ad is not None and ad.version == member["adaptation"]["version"] and ad.matrix is None
+    cal = bootstrap.calibration()  # raises when it was made for another embedder than the default one
+    assert cal.embedder == fusion["name"] == bootstrap.face_pipeline().embedder_name
+    assert bootstrap.current_generation() == (fusion["name"], bootstrap.face_pipeline().embedder.dim)
+    for key in ("1e-2", "1e-3", "1e-4"):
+        assert all(g["fmr"] <= float(key) for g in cal.extra["per_group"][key].values())
+        assert all(g["fmr"] <= float(key) for g in cal.extra["per_group_fused"][key].values())
+
+
+def test_legacy_adaptation_fits_the_legacy_embedder_and_spreads_east_asian_faces(
     mini_dev: DevEmbeddings,
 ) -> None:
-    """If this fails after an embedder change, re-run `simkyc eval adapt` and `simkyc eval calibrate`."""
+    """If this fails after a dlib change, re-run `simkyc eval adapt` and `simkyc eval calibrate --legacy`."""
     from simkyc import bootstrap
 
     ad = bootstrap.face_adaptation(bootstrap.base_embedder())
     assert ad is not None and ad.name == "nap"
-    cal = bootstrap.calibration()  # raises when it was made for another embedder than the default one
+    cal = bootstrap.legacy_calibration()  # raises when it was made for another embedder
     assert cal.embedder == "dlib-resnet-v1+nap+flip" and cal.embedder_version.endswith(ad.version)
     for key in ("1e-3", "1e-4"):
         assert all(g["fmr"] <= float(key) for g in cal.extra["per_group"][key].values())

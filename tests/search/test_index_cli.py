@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from simkyc import bootstrap
 from simkyc.cli import app
 from simkyc.config import get_settings
-from simkyc.search import open_index
+from simkyc.search import SearchSettings, generation_settings, open_index
 
 runner = CliRunner()
 
@@ -37,18 +37,22 @@ def test_stats_check_rebuild_rotate(home: Path) -> None:
     result = runner.invoke(app, ["index", "stats"])
     assert result.exit_code == 0, result.output
     assert "backend numpy" in result.output and "templates 0" in result.output
+    # one index per embedder generation (issue 13): the current embedder's, then the previous one's
+    name, dim = bootstrap.current_generation()
+    for generation in (name, *(n for n, _ in bootstrap.older_generations())):
+        assert f"{generation}: backend numpy" in result.output
 
     assert runner.invoke(app, ["index", "check"]).exit_code == 0
 
-    stray = open_index()  # a template the database does not know
-    stray.add("t999", "i999", np.ones(128, dtype=np.float32))
+    stray = open_index(generation_settings(SearchSettings(), name, dim))  # a template the database lacks
+    stray.add("t999", "i999", np.ones(dim, dtype=np.float32))
     stray.save()
     result = runner.invoke(app, ["index", "check"])
     assert result.exit_code == 1
     assert "extra 1" in result.output and "t999" in result.output
 
     result = runner.invoke(app, ["index", "rebuild"])
-    assert result.exit_code == 0 and "rebuilt: 0 templates" in result.output
+    assert result.exit_code == 0 and f"{name}: rebuilt 0 templates" in result.output
     assert runner.invoke(app, ["index", "check"]).exit_code == 0
 
     old_key = (home / "search.key").read_bytes()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from search_builders import IndexFactory
+from search_builders import KEY_A, IndexFactory
 
 from simkyc.search import ProtectedTransform, find_duplicates
 
@@ -51,6 +51,13 @@ def real_templates(faces_dir: Path) -> dict[str, npt.NDArray[np.float32]]:
 
 
 @pytest.fixture(scope="session")
+def real_transform(real_templates: dict[str, npt.NDArray[np.float32]]) -> ProtectedTransform:
+    """A search transform of the production templates' size (the default embedder's, issue 13)."""
+    dim = len(next(iter(real_templates.values())))
+    return ProtectedTransform.from_key(KEY_A, dim=dim)
+
+
+@pytest.fixture(scope="session")
 def duplicate_threshold() -> float:
     from simkyc import bootstrap
     from simkyc.errors import ModelError
@@ -63,11 +70,11 @@ def duplicate_threshold() -> float:
 
 def test_same_person_under_another_id_is_a_duplicate_and_strangers_are_not(
     make_index: IndexFactory,
-    transform_a: ProtectedTransform,
+    real_transform: ProtectedTransform,
     real_templates: dict[str, npt.NDArray[np.float32]],
     duplicate_threshold: float,
 ) -> None:
-    index = make_index(transform_a)
+    index = make_index(real_transform)
     for n, (identity, path) in enumerate(GALLERY.items()):
         index.add(f"t{n}", identity, real_templates[path])
     index.save()
@@ -92,7 +99,7 @@ def test_same_person_under_another_id_is_a_duplicate_and_strangers_are_not(
 
 
 def test_real_scores_survive_the_transform(
-    transform_a: ProtectedTransform, real_templates: dict[str, npt.NDArray[np.float32]]
+    real_transform: ProtectedTransform, real_templates: dict[str, npt.NDArray[np.float32]]
 ) -> None:
     rows = np.stack(list(real_templates.values()))
-    np.testing.assert_allclose(transform_a(rows) @ transform_a(rows).T, rows @ rows.T, atol=1e-5)
+    np.testing.assert_allclose(real_transform(rows) @ real_transform(rows).T, rows @ rows.T, atol=1e-5)

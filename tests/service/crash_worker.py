@@ -61,7 +61,7 @@ def main() -> None:
                     o.registration_id, approve=rng.random() < 0.5, supervisor_id=s.supervisor_id, deps=deps
                 )
             if rng.random() < 0.3:
-                reg.cancel_number(phone, actor="crash", deps=deps)
+                reg.cancel_number(phone, staff_id=s.supervisor_id, deps=deps)
         except SimkycError:
             pass
 

@@ -12,6 +12,7 @@ import pytest
 from regkit import Clock, MemoLiveness, document, real_deps, seed
 from sqlalchemy import select
 
+from simkyc import bootstrap
 from simkyc.core.faces.types import Image
 from simkyc.search import NumpyIndex, ProtectedTransform
 from simkyc.service import liveness as live
@@ -55,7 +56,9 @@ def test_no_image_id_number_or_template_bytes_at_rest(
     db = open_database(f"sqlite:///{home / 'simkyc.db'}", keys)
     s = seed(db)
     index = NumpyIndex(
-        ProtectedTransform.from_key(b"scan-index-key-32-bytes-long!!!!", dim=128),
+        ProtectedTransform.from_key(
+            b"scan-index-key-32-bytes-long!!!!", dim=bootstrap.current_generation()[1]
+        ),
         path=home / "index" / "t.npz",
     )
     deps = real_deps(db, clock=Clock(), liveness=memo_liveness, index=index)

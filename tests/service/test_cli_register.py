@@ -104,13 +104,17 @@ def test_register_start_and_frames_from_the_command_line(
         "frames",
         reg_id,
         str(videos_dir / "liveness_pyimagesearch_demo_ZubairCracksCode/real.mov"),
+        "--clerk",
+        "clerk1",
     )
     assert frames.returncode == 0, frames.stdout + frames.stderr
     assert "decision APPROVED" in frames.stdout and "FACE_MATCH" in frames.stdout
 
     status = _cli(home, "register", "status", reg_id)
     assert '"APPROVED"' in status.stdout and number not in status.stdout
-    report = _cli(home, "register", "report", number)
+    report = _cli(home, "register", "report", number, "--as", "clerk1")  # no customer present: masked
+    assert "138****0007" in report.stdout and "13800000007" not in report.stdout
+    report = _cli(home, "register", "report", number, "--as", "super1")
     assert "13800000007" in report.stdout and "active" in report.stdout
     assert (
         _cli(
@@ -121,7 +125,7 @@ def test_register_start_and_frames_from_the_command_line(
 
     rotate = _cli(home, "keys", "rotate", "--grace", "0")
     assert rotate.returncode == 0 and "retired k-" in rotate.stdout, rotate.stdout + rotate.stderr
-    assert _cli(home, "register", "report", number).returncode == 0  # still decrypts
+    assert _cli(home, "register", "report", number, "--as", "super1").returncode == 0  # still decrypts
     assert "face_templates: 0" in _cli(home, "retention", "run").stdout
 
     verify = _cli(home, "audit", "verify")

@@ -19,6 +19,7 @@ from regkit import (
     seed,
 )
 
+from simkyc import bootstrap
 from simkyc.core.faces.types import Image
 from simkyc.core.policy import Outcome
 from simkyc.errors import Reason
@@ -62,7 +63,10 @@ def test_holder_registers_impostor_refused_duplicate_reviewed(
     assert holder_photo.shape == (126, 102, 3)
     s = seed(db)
     index = NumpyIndex(
-        ProtectedTransform.from_key(b"e2e-index-key-32-bytes-long!!!!!", dim=128), path=tmp_path / "i.npz"
+        ProtectedTransform.from_key(
+            b"e2e-index-key-32-bytes-long!!!!!", dim=bootstrap.current_generation()[1]
+        ),
+        path=tmp_path / "i.npz",
     )
     deps = real_deps(db, clock=Clock(), liveness=memo_liveness, index=index)
     th = deps.thresholds()

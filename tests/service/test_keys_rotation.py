@@ -79,7 +79,7 @@ def test_rotation_reencrypts_everything_while_another_process_writes(db_url: str
         n_ids = len(c.execute(select(identity.c.id)).all())
     assert n_ids == 27
     for n in (0, 3, 100, 103):
-        assert reg.customer_report(document(n).id_number, actor="t", deps=deps) is not None
+        assert reg.customer_report(document(n).id_number, staff_id=s.supervisor_id, deps=deps) is not None
     ids, fetch = reg.template_records(db)
     assert len(fetch(frozenset(ids))) == len(ids) > 0
     # the old key left the ring only if nothing used it any more; a fresh process reads everything

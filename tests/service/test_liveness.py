@@ -68,6 +68,19 @@ def run_clip(
     return run_liveness(anchor_frames(clip(videos_dir, rel), ch), ch, models=models)
 
 
+# default1.mp4 is an edited video: jump cuts at 3.37 s and 7.93 s join three continuous takes
+WOMAN_TAKES = ((0.0, 3.37), (3.39, 7.92), (7.95, 11.0))
+
+
+def woman_take(videos_dir: Path, k: int) -> VideoClip:
+    """One continuous take of default1.mp4 (what a live camera could have sent)."""
+    c = clip(videos_dir, WOMAN)
+    lo, hi = WOMAN_TAKES[k]
+    idx = [i for i, off in enumerate(c.offsets) if lo <= off < hi]
+    offsets = [c.offsets[i] - c.offsets[idx[0]] for i in idx]
+    return VideoClip([c.frames[i] for i in idx], offsets, c.fps, 0)
+
+
 # --- bona fide -------------------------------------------------------------------------------------
 
 
@@ -81,15 +94,34 @@ def test_real_clip_passes_the_actions_it_performs(videos_dir: Path, models: Live
     assert 1 <= len(result.best_frames) <= models_cfg().best_frames
 
 
-def test_blinking_woman_passes_a_blink(videos_dir: Path, models: LivenessModels) -> None:
-    c = clip(videos_dir, WOMAN)
-    assert c.dropped_repeats > 0  # this file repeats frames (25 -> 30 fps): decoding drops the padding
-    result = run_clip(videos_dir, WOMAN, (Action.BLINK,), models)
+@pytest.mark.parametrize("take", [0, 1, 2])
+def test_blinking_woman_passes_a_blink_in_each_take(
+    videos_dir: Path, models: LivenessModels, take: int
+) -> None:
+    assert clip(videos_dir, WOMAN).dropped_repeats > 0  # the file repeats frames (25 -> 30 fps): dropped
+    ch = adhoc_challenge((Action.BLINK,))
+    result = run_liveness(anchor_frames(woman_take(videos_dir, take), ch), ch, models=models)
     assert result.passed, result.reasons
+    assert result.scores["stream_cuts"] == 0
+
+
+def test_the_edited_woman_clip_is_refused_as_cut(videos_dir: Path, models: LivenessModels) -> None:
+    """default1.mp4 as published blinks too, but no live camera jumps as its zoom cut does."""
+    result = run_clip(videos_dir, WOMAN, (Action.BLINK,), models)
+    assert result.reasons == (Reason.STREAM_DISCONTINUITY,)
+    assert Action.BLINK in result.action_times
+    passed = run_liveness(
+        anchor_frames(clip(videos_dir, WOMAN), ch := adhoc_challenge((Action.BLINK,))),
+        ch,
+        models=models,
+        config=LivenessConfig(continuity=False),
+    )
+    assert passed.passed  # nothing but the cut refuses it
 
 
 def test_actions_not_performed_are_missing(videos_dir: Path, models: LivenessModels) -> None:
-    result = run_clip(videos_dir, WOMAN, (Action.TURN_LEFT, Action.BLINK), models)
+    ch = adhoc_challenge((Action.TURN_LEFT, Action.BLINK))
+    result = run_liveness(anchor_frames(woman_take(videos_dir, 1), ch), ch, models=models)
     assert result.reasons == (Reason.LIVENESS_ACTION_MISSING,)
     assert Action.TURN_LEFT not in result.action_times
 
@@ -228,7 +260,7 @@ def test_cli_json_and_plot(videos_dir: Path, tmp_path: Path) -> None:
 
     plot = tmp_path / "trace.png"
     res = CliRunner().invoke(
-        app, ["liveness", str(videos_dir / WOMAN), "--challenge", "blink", "--json", "--plot", str(plot)]
+        app, ["liveness", str(videos_dir / REAL), "--challenge", "blink", "--json", "--plot", str(plot)]
     )
     assert res.exit_code == 0, res.output
     body = json.loads(res.output)

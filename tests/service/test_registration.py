@@ -171,7 +171,7 @@ def test_submit_frames_with_duplicate_face_goes_to_review_and_supervisor_decides
     assert r2.outcome is Outcome.REVIEW and Reason.DUPLICATE_FACE_OTHER_ID in r2.reasons
     assert len(r2.candidates) == 1 and r2.candidates[0].id_masked == o1.id_masked
     assert _count(db, phone_number, phone_number.c.number == "13600000021") == 0
-    ev = reg.review_evidence(o2.registration_id, actor=f"supervisor:{s.supervisor_id}", deps=deps)
+    ev = reg.review_evidence(o2.registration_id, staff_id=s.supervisor_id, deps=deps)
     assert ev.id_photo is not None and len(ev.frames) == 3
     with pytest.raises(AuthError):  # a clerk cannot close a review
         reg.review(o2.registration_id, approve=True, supervisor_id=s.clerk_id, deps=deps)
@@ -220,9 +220,9 @@ def test_review_approval_binds_and_cancel_of_last_number_removes_template(
     reg.record_decision(
         o2.registration_id, assessment(template=t), deps=deps2, actor="c", thresholds=THRESHOLDS
     )
-    assert reg.cancel_number("13500000030", actor="clerk:1", deps=deps) is False
+    assert reg.cancel_number("13500000030", staff_id=s.supervisor_id, deps=deps) is False
     assert _count(db, face_template) == 1
-    assert reg.cancel_number("13500000031", actor="clerk:1", deps=deps) is True
+    assert reg.cancel_number("13500000031", staff_id=s.supervisor_id, deps=deps) is True
     assert _count(db, face_template) == 0 and index.count() == 0
 
 
@@ -231,9 +231,9 @@ def test_customer_report_and_platform_check(db: Database) -> None:
     doc = document(40, name="李四")
     o = _open(deps, s, 40, "13400000040", doc=doc)
     reg.record_decision(o.registration_id, assessment(), deps=deps, actor="c", thresholds=THRESHOLDS)
-    rep = reg.customer_report(doc.id_number, actor="customer", deps=deps)
+    rep = reg.customer_report(doc.id_number, staff_id=s.supervisor_id, deps=deps)
     assert [(r.number, r.status, r.outlet_code) for r in rep] == [("13400000040", "active", "BJ-001")]
-    assert reg.customer_report(document(41).id_number, actor="customer", deps=deps) == []
+    assert reg.customer_report(document(41).id_number, staff_id=s.supervisor_id, deps=deps) == []
     check = dict(deps=deps, platform="shop")
     assert (
         reg.platform_check(name="李 四", id_number=doc.id_number, phone="13400000040", **check)
@@ -250,7 +250,7 @@ def test_customer_report_and_platform_check(db: Database) -> None:
     assert (
         reg.platform_check(name="李四", id_number=doc.id_number, phone="13400000099", **check) == "no_record"
     )  # type: ignore[arg-type]
-    reg.cancel_number("13400000040", actor="c", deps=deps)
+    reg.cancel_number("13400000040", staff_id=s.supervisor_id, deps=deps)
     assert (
         reg.platform_check(name="李四", id_number=doc.id_number, phone="13400000040", **check) == "no_record"
     )  # type: ignore[arg-type]

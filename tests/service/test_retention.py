@@ -35,7 +35,8 @@ def test_retention_sweeps_each_data_class_when_due(db: Database) -> None:
     reg.record_decision(kept, assessment(), deps=deps, actor="t", thresholds=THRESHOLDS)  # active number
     gone = _open(deps, s, 2, "13100000002")
     reg.record_decision(gone, assessment(), deps=deps, actor="t", thresholds=THRESHOLDS)
-    reg.cancel_number("13100000002", actor="t", deps=deps)  # cancelled: its record lives 2 more years
+    # cancelled: its record lives 2 more years
+    reg.cancel_number("13100000002", staff_id=s.supervisor_id, deps=deps)
     review_id = _open(deps, s, 3, "13100000003")
     reg.record_decision(
         review_id, assessment(score=0.85, frames=unit_frames(2)), deps=deps, actor="t", thresholds=THRESHOLDS

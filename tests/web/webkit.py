@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import re
 import shutil
 import socket
@@ -14,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +36,21 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port() -> int:
+    """A free loopback port; from SIMKYC_TEST_PORTS ("8500-8599") when set, so concurrent runs share none."""
+    span = os.environ.get("SIMKYC_TEST_PORTS")
+    candidates = [0]
+    if span:
+        lo, hi = (int(x) for x in span.split("-"))
+        candidates = random.sample(range(lo, hi + 1), hi - lo + 1)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError(f"no free port in {span}")
 
 
 def _ffmpeg(*args: str) -> None:
@@ -111,14 +124,22 @@ def chip_record(path: Path, *, id_number: str, portrait: Path) -> Path:
 @pytest.fixture(scope="session")
 def server(browser_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`simkyc serve` on a fresh home, as a newcomer runs it; first-run passwords read from its output."""
-    home = tmp_path_factory.mktemp("simkyc-home")
-    port = _free_port()
+    with run_server(tmp_path_factory.mktemp("simkyc-home")) as running:
+        yield running
+
+
+@contextmanager
+def run_server(home: Path, **extra_env: str) -> Iterator[Server]:
+    """Start `simkyc serve` on `home` (extra SIMKYC_* settings in `extra_env`); stop it afterwards."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     env = {
         **os.environ,
         "SIMKYC_HOME": str(home),
         "SIMKYC_PORT": str(port),
         "SIMKYC_CHALLENGE_TEST_SEED": str(CHALLENGE_SEED),
         "COLUMNS": "200",
+        **extra_env,
     }
     env.pop("SIMKYC_DATABASE_URL", None)
     log = home / "serve.log"

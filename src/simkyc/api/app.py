@@ -15,7 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from simkyc import __version__
 from simkyc.api.context import AppContext, build_context
+from simkyc.api.docs import install_docs
 from simkyc.api.middleware import BodySizeLimit, MetricsMiddleware
+from simkyc.api.openapi_problems import install_problem_schema
 from simkyc.api.problems import install_problem_handlers
 from simkyc.api.routes import admin, audit, auth, documents, numbers, platform, registrations, reviews
 from simkyc.config import Settings, get_settings
@@ -47,6 +49,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        for index_feed in ctx.index_feeds():
+            index_feed.stop()
         ctx.platform_audit.close()
 
     app = FastAPI(
@@ -55,12 +59,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         version=__version__,
         summary="Real-name phone-number registration with face verification.",
         generate_unique_id_function=_operation_id,
-        docs_url="/api/docs",
+        docs_url=None,  # served from the installed Swagger UI files: simkyc.api.docs
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    install_problem_schema(app)  # the OpenAPI document declares every problem+json response
     for module in (auth, registrations, documents, numbers, reviews, audit, platform, admin):
         app.include_router(module.router)
 
@@ -68,6 +73,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def healthz() -> dict[str, str]:
         """Liveness probe for load balancers: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], response_model=None)
+    def readyz() -> dict[str, object] | Response:
+        """Readiness probe: the database and Redis answer and the 1:N index is current (else 503)."""
+        from simkyc.api.problems import problem_response
+        from simkyc.api.readiness import readiness
+        from simkyc.errors import Reason
+
+        ready, checks = readiness(ctx)
+        if ready:
+            return {"status": "ready", **checks}
+        return problem_response(503, Reason.NOT_READY.value, Reason.NOT_READY.message, detail=checks)
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     def metrics() -> Response:
@@ -78,6 +95,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     def index() -> RedirectResponse:
         return RedirectResponse("/web/index.html")
 
+    install_docs(app)
     app.mount("/web", StaticFiles(directory=STATIC_DIR, html=True), name="web")
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_request_mb * 1024 * 1024))

@@ -1,14 +1,27 @@
-"""Platform checks are audited in batches: every `interval_s`, one chained audit entry per
-(actor, action) lists each check of that interval (masked number, answer, time), in one transaction.
+"""Platform checks are audited in batches that a crash cannot lose: group commit on the event loop.
 
-Appending a chained entry costs about a millisecond of CPU (hash of the previous head, insert,
-fsync at commit); one per check would cost as much as the check itself and halve the platform
-check's throughput. At most `interval_s` of records are lost if the process is killed (the answers
-themselves change nothing in the database).
+A check's answer leaves only after its audit record is committed (`record`, awaited by the route).
+The first check queued schedules one commit `linger_s` (2 ms) later on the event loop, which
+takes every record queued by then: one transaction, one chained audit entry per (actor, action)
+listing each check (masked number, answer, time). Under load each commit (one hash, one insert)
+carries many checks, so the chain costs a fraction of a millisecond per check, and no answered
+check can be missing from the log after a SIGKILL. The commit runs on the loop's own thread, as
+the platform check's read does: a writer thread would wait for the interpreter lock behind the
+busy loop at every step of its commit.
+
+On SQLite the commit uses its own connection with `synchronous=NORMAL` (WAL mode): a commit is in
+the WAL, in the operating system's hands, before the answer leaves, so a crash or SIGKILL of the
+process loses nothing, without an fsync per batch (0.03 ms instead of several ms a commit on this
+disk). An operating-system crash or power loss could lose the last batches, as SQLite documents for
+that mode; the registration use cases keep `synchronous=FULL`. PostgreSQL commits as configured.
+
+`add` (fire and forget, written by a background thread within `interval_s`) remains for records
+whose loss would not matter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from datetime import UTC, datetime
@@ -20,26 +33,65 @@ __all__ = ["AuditBatcher"]
 
 log = logging.getLogger("simkyc.api")
 
+Entry = dict[str, Any]
+
 
 class AuditBatcher:
-    """Queue audit entries and append them from one background thread."""
+    """Durable batched audit records (`record`) and fire-and-forget ones (`add`)."""
 
-    def __init__(self, db: Database, *, interval_s: float = 0.5, max_batch: int = 5000) -> None:
-        self.db = db
+    def __init__(
+        self, db: Database, *, interval_s: float = 0.5, max_batch: int = 5000, linger_s: float = 0.002
+    ) -> None:
+        self.db = _writer_database(db)
+        self.linger_s = linger_s
         self.interval_s = interval_s
         self.max_batch = max_batch
-        self._queue: list[dict[str, Any]] = []
+        self._queue: list[Entry] = []  # `add`: written by the background thread
+        self._durable: list[tuple[Entry, asyncio.Future[None]]] = []  # `record`: written on the loop
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop a commit is scheduled on
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    async def record(self, *, actor: str, action: str, obj: str, details: dict[str, Any]) -> None:
+        """Queue one entry and return once it is committed (the caller answers only then)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._durable.append((_entry(actor, action, obj, details), done))
+            # A commit scheduled on a loop that has since closed (an app restarted in one process)
+            # never runs: schedule one here, or this record would wait forever.
+            if self._scheduled is not loop:
+                self._scheduled = loop
+                loop.call_later(self.linger_s, self._commit_durable)
+        await done
+
+    def _commit_durable(self) -> None:
+        """One commit for every record queued so far (runs on the event loop)."""
+        with self._lock:
+            batch, self._durable = self._durable, []
+            self._scheduled = None
+        if not batch:
+            return
+        try:
+            with self._flush_lock:
+                self._write([e for e, _ in batch])
+        except Exception as exc:  # the answers must not leave unaudited: each request fails instead
+            log.exception("audit commit failed")
+            for _, fut in batch:
+                if not fut.done() and not fut.get_loop().is_closed():
+                    fut.set_exception(RuntimeError(f"audit commit failed ({type(exc).__name__})"))
+            return
+        for _, fut in batch:
+            if not fut.done() and not fut.get_loop().is_closed():
+                fut.set_result(None)
+
     def add(self, *, actor: str, action: str, obj: str, details: dict[str, Any]) -> None:
         """Queue one entry (timestamped now); starts the writer thread on first use."""
-        entry = {"actor": actor, "action": action, "obj": obj, "details": details, "at": datetime.now(UTC)}
         with self._lock:
-            self._queue.append(entry)
+            self._queue.append(_entry(actor, action, obj, details))
             full = len(self._queue) >= self.max_batch
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="simkyc-audit-batch", daemon=True)
@@ -48,36 +100,38 @@ class AuditBatcher:
             self._wake.set()
 
     def flush(self) -> int:
-        """Write everything queued now (one entry per actor and action); returns the checks written."""
+        """Write everything `add` queued now (one entry per actor and action); returns the count."""
         with self._flush_lock:
             with self._lock:
                 batch, self._queue = self._queue, []
-            if not batch:
-                return 0
-            groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-            for e in batch:
-                groups.setdefault((e["actor"], e["action"]), []).append(e)
-            with self.db.uow() as uow:
-                for (actor, action), entries in groups.items():
-                    uow.audit(
-                        actor=actor,
-                        action=action,
-                        obj=f"batch:{len(entries)}",
-                        details={
-                            "count": len(entries),
-                            "items": [
-                                {
-                                    "object": e["obj"],
-                                    "at": e["at"].isoformat(timespec="milliseconds"),
-                                    **e["details"],
-                                }
-                                for e in entries
-                            ],
-                        },
-                        at=entries[-1]["at"],
-                    )
-                uow.commit()
+            if batch:
+                self._write(batch)
             return len(batch)
+
+    def _write(self, batch: list[Entry]) -> None:
+        groups: dict[tuple[str, str], list[Entry]] = {}
+        for e in batch:
+            groups.setdefault((e["actor"], e["action"]), []).append(e)
+        with self.db.uow() as uow:
+            for (actor, action), entries in groups.items():
+                uow.audit(
+                    actor=actor,
+                    action=action,
+                    obj=f"batch:{len(entries)}",
+                    details={
+                        "count": len(entries),
+                        "items": [
+                            {
+                                "object": e["obj"],
+                                "at": e["at"].isoformat(timespec="milliseconds"),
+                                **e["details"],
+                            }
+                            for e in entries
+                        ],
+                    },
+                    at=entries[-1]["at"],
+                )
+            uow.commit()
 
     def close(self) -> None:
         """Stop the writer and flush what is left."""
@@ -86,6 +140,7 @@ class AuditBatcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.flush()
+        self._commit_durable()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -95,3 +150,26 @@ class AuditBatcher:
                 self.flush()
             except Exception:  # keep the writer alive; the next flush retries with new entries
                 log.exception("audit batch flush failed")
+
+
+def _entry(actor: str, action: str, obj: str, details: dict[str, Any]) -> Entry:
+    return {"actor": actor, "action": action, "obj": obj, "details": details, "at": datetime.now(UTC)}
+
+
+def _writer_database(db: Database) -> Database:
+    """The batch writer's database: on SQLite its own engine with `synchronous=NORMAL` (see above)."""
+    if db.engine.dialect.name != "sqlite":
+        return db
+    from sqlalchemy import event
+
+    from simkyc.store.db import make_engine
+
+    engine = make_engine(db.engine.url.render_as_string(hide_password=False))
+
+    @event.listens_for(engine, "connect")
+    def _normal(dbapi_conn: Any, _record: Any) -> None:  # runs after make_engine's own settings
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return Database(engine=engine, keys=db.keys, checkpoint_every=db.checkpoint_every)

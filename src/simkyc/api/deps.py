@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from simkyc.api.context import AppContext
 from simkyc.errors import AuthError, Reason
+from simkyc.service.access import Action, roles_for
 from simkyc.service.auth import PLATFORM_SCOPE, ApiKeyPublic, Principal, Role, require_role
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "Ctx",
     "PlatformKey",
     "Reader",
+    "Reporter",
     "Supervisor",
+    "allowed",
     "get_ctx",
 ]
 
@@ -48,24 +51,73 @@ async def get_principal(
     """The staff member behind the bearer token; AuthError(NOT_AUTHENTICATED) without a valid one."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise AuthError(Reason.NOT_AUTHENTICATED)
-    return ctx.signer.verify(creds.credentials, now=ctx.clock())
+    now = ctx.clock()
+    principal = ctx.signer.verify(creds.credentials, now=now)
+    # the database says whether the session and the account still stand (cached for <= 2 s)
+    ctx.sessions.check(
+        session_id=principal.session_id,
+        user_id=principal.user_id,
+        role=principal.role.value,
+        outlet_id=principal.outlet_id,
+        now=now,
+    )
+    return principal
 
 
 def _roles(*roles: Role) -> object:
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        return require_role(principal, *roles)
+    async def check(ctx: Ctx, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        try:
+            return require_role(principal, *roles)
+        except AuthError as exc:
+            await _audit_refusal(ctx, principal, exc, action="-")
+            raise
 
     check.__name__ = "require_" + "_or_".join(r.value for r in roles)
     return Depends(check)
 
 
-AnyStaff = Annotated[Principal, _roles(Role.CLERK, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)]
-Clerk = Annotated[Principal, _roles(Role.CLERK)]
-ClerkOrSupervisor = Annotated[Principal, _roles(Role.CLERK, Role.SUPERVISOR)]
-Supervisor = Annotated[Principal, _roles(Role.SUPERVISOR)]
-Reader = Annotated[Principal, _roles(Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)]
+async def _audit_refusal(ctx: AppContext, principal: Principal, exc: AuthError, *, action: str) -> None:
+    """Every refusal of a signed-in caller is audited (its own transaction, off the event loop)."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from simkyc.service.registration.refusals import audit_refusal
+
+    await run_in_threadpool(
+        audit_refusal,
+        ctx.db,
+        exc,
+        actor=f"{principal.role.value}:{principal.user_id}",
+        obj="route",
+        details={"action": action},
+        action="access.refused",
+    )
+
+
+def allowed(action: Action) -> object:
+    """A dependency admitting the roles the authorization table grants `action` (refusals audited)."""
+    roles = tuple(Role(r) for r in roles_for(action) if r in Role.__members__.values())
+
+    async def check(ctx: Ctx, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        try:
+            return require_role(principal, *roles)
+        except AuthError as exc:
+            await _audit_refusal(ctx, principal, exc, action=action.value)
+            raise
+
+    check.__name__ = "may_" + action.value.replace(".", "_")
+    return Depends(check)
+
+
+# The role aliases routes name, each bound to an action of the authorization table
+# (`simkyc.service.access.TABLE`), so the table and the routes cannot disagree.
+AnyStaff = Annotated[Principal, allowed(Action.SESSION)]
+Clerk = Annotated[Principal, allowed(Action.REGISTRATION_OPEN)]
+ClerkOrSupervisor = Annotated[Principal, allowed(Action.NUMBER_CANCEL)]
+Reporter = Annotated[Principal, allowed(Action.CUSTOMER_REPORT)]
+Supervisor = Annotated[Principal, allowed(Action.REVIEW_DECIDE)]
+Reader = Annotated[Principal, allowed(Action.AUDIT_READ)]
 Auditor = Annotated[Principal, _roles(Role.AUDITOR, Role.ADMIN)]
-Admin = Annotated[Principal, _roles(Role.ADMIN)]
+Admin = Annotated[Principal, allowed(Action.ADMIN)]
 
 
 async def get_platform_key(

@@ -67,18 +67,25 @@ class BodySizeLimit:
                     return
         seen = 0
         started = False
+        too_large = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if too_large:  # a body parser turned our refusal into its own error (e.g. multipart -> 400)
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_too_large(send, self.max_bytes)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -87,6 +94,7 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
+                started = True
                 await _send_too_large(send, self.max_bytes)
 
 

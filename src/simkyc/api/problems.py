@@ -46,6 +46,7 @@ _BY_REASON: dict[Reason, int] = {
     Reason.PHONE_NUMBER_TAKEN: 409,
     Reason.AUDIT_CHAIN_BROKEN: 500,
     Reason.KEY_MISSING: 503,
+    Reason.NOT_READY: 503,
 }
 
 _BY_CLASS: tuple[tuple[type[SimkycError], int], ...] = (

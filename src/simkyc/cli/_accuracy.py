@@ -16,11 +16,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from simkyc import bootstrap
-from simkyc.cli._common import console, refusals_exit_2
+from simkyc.cli._common import console, progress_bar, refusals_exit_2
 
 __all__ = ["register"]
 
@@ -71,19 +70,7 @@ def _embed(
             return False
         return subset == "all" or counts[im.person] > 1
 
-    with Progress(
-        TextColumn(f"embedding dev faces ({views})"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("embed", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar(f"embedding dev faces ({views})") as progress:
         return compute_dev_embeddings(
             faces, pipeline, cache_dir=_cache_dir(), views=views, only=only, progress=progress
         )
@@ -98,12 +85,28 @@ def embed_dev(
         str, typer.Option(help="all | repeated (only people with two or more images: the costly views).")
     ] = "all",
 ) -> None:
-    """Embed every identity-labelled dev image with the default pipeline (run with `nice`; resumable)."""
+    """Embed every identity-labelled dev image for `simkyc eval accuracy` (run with `nice`; resumable).
+
+    The default embedder's members on ArcFace chips, as they are and degraded to chip portraits,
+    and the previous embedder (dlib) on its own chips, in the `views` asked for and chip-degraded.
+    """
+    from simkyc.cli._fusion import default_members, embed_sets
 
     with refusals_exit_2():
-        dev = _embed(faces, bootstrap.base_face_pipeline(), views=views, subset=subset)
+        root = faces or _default_faces()
+        for condition in ("original", "chip"):
+            for name, d in default_members(root, _cache_dir(), condition=condition).items():  # type: ignore[arg-type]
+                console.print(f"{name} ({condition}): {int(d.ok.sum())} of {len(d.ok)} images have a face")
+        legacy = bootstrap.base_face_pipeline()
+        chip = embed_sets(
+            root, legacy, [legacy.embedder], cache_dir=_cache_dir(), views="flip", condition="chip"
+        )
+        d = next(iter(chip.values()))
+        console.print(f"{d.embedder} (chip): {int(d.ok.sum())} of {len(d.ok)} images have a face")
+        dev = _embed(faces, legacy, views=views, subset=subset)
     console.print(
-        f"{int(dev.ok.sum())} of {len(dev.ok)} images have a face; views cached: {sorted(dev.views)}"
+        f"{dev.embedder}: {int(dev.ok.sum())} of {len(dev.ok)} images have a face; "
+        f"views cached: {sorted(dev.views)}"
     )
 
 
@@ -111,7 +114,7 @@ def _shipped_thresholds() -> dict[float, float]:
     from simkyc import bootstrap
 
     try:
-        cal = bootstrap.load_calibration()
+        cal = bootstrap.load_calibration(bootstrap.LEGACY_CALIBRATION_FILE)  # these studies are of dlib
     except Exception:  # no calibration shipped yet: the report simply omits that view
         return {}
     return {p.fmr_target: p.threshold for p in cal.points.values() if p.fmr_target in (1e-3, 1e-4)}
@@ -122,19 +125,35 @@ def accuracy(
     out: Annotated[Path | None, typer.Option(help="Output folder (default ~/.simkyc/eval/accuracy).")] = None,
     folds: Annotated[int, typer.Option(help="Identity-disjoint folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the fold assignment and fusion trials.")] = 0,
+    member_flip: Annotated[
+        bool,
+        typer.Option(
+            "--member-flip", help="Also measure the new members with flip TTA (twice the embedding)."
+        ),
+    ] = False,
+    alignments: Annotated[
+        bool, typer.Option("--alignments", help="Also compare the 112x112 members' landmark sources (slow).")
+    ] = False,
 ) -> None:
-    """FNMR at FMR 1e-3/1e-4 per group: baseline, fusion, TTA, adaptation, abstention; writes JSON, PNGs."""
+    """FNMR at FMR 1e-3/1e-4 per group: embedders and fusion (single, registration, chip), then the
+    previous embedder's studies (fusion, TTA, adaptation, abstention); writes JSON, PNGs."""
+    from simkyc.cli._fusion import alignment_study, embedder_study, print_embedder_rows
     from simkyc.config import get_settings
     from simkyc.eval.accuracy import plot_reports, run_studies
 
     with refusals_exit_2():
+        study = embedder_study(faces or _default_faces(), k_folds=folds, seed=seed, member_flip=member_flip)
+        if alignments:
+            study["alignment"] = alignment_study(faces or _default_faces(), k_folds=folds, seed=seed)
         dev = _embed(faces, bootstrap.base_face_pipeline())
         report, nap = run_studies(dev, k_folds=folds, seed=seed, shipped_threshold=_shipped_thresholds())
+        report["embedders"] = study
         target = out or get_settings().home / "eval" / "accuracy"
         target.mkdir(parents=True, exist_ok=True)
         (target / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
         pngs = plot_reports(dev, report, target, k_folds=folds, seed=seed, nap=nap)
     _print_rows(report["rows"])
+    print_embedder_rows(study)
     console.print(f"wrote {target / 'report.json'} and {', '.join(p.name for p in pngs)}")
 
 
@@ -230,13 +249,82 @@ def calibrate(
         Path | None, typer.Option(help="File to write (default: the shipped simkyc/data/calibration.json).")
     ] = None,
     folds: Annotated[int, typer.Option(help="Identity-disjoint folds for the out-of-fold adaptation.")] = 5,
+    legacy: Annotated[
+        bool, typer.Option("--legacy", help="Calibrate the previous generation (dlib-resnet-v1+nap+flip).")
+    ] = False,
 ) -> None:
     """Thresholds for FMR 1e-2/1e-3/1e-4 of the default embedder: each group held at or below the target.
 
     Genuine comparisons: all same-person pairs of identities.csv; impostors: all cross-person
-    pairs within a group. The adaptation is refitted out of fold, so every score is of people
-    the map never saw. Writes the per-group FMR and FNMR into the file.
+    pairs within a group. Adaptations and fusion z-scales are refitted out of fold, so every
+    score is of people the maps never saw. Writes the per-group FMR and FNMR into the file,
+    for one image against one image and for an ID photo against 5 live frames averaged.
     """
+    if legacy:
+        _calibrate_legacy(faces, output, folds)
+        return
+    from simkyc.cli._fusion import _people, default_members, shipped_spec
+    from simkyc.core.liveness.session import LivenessConfig
+    from simkyc.eval.calibrate_groups import calibrate_by_group
+    from simkyc.eval.embedders import out_of_fold_system
+    from simkyc.eval.fusion import draw_trials, fusion_scores
+
+    with refusals_exit_2():
+        fusion = bootstrap.fusion_spec()
+        spec = shipped_spec(fusion)
+        devs, people, groups, fold_of = _people(
+            default_members(faces or _default_faces(), _cache_dir()), k_folds=folds
+        )
+        st = out_of_fold_system(spec, devs, None, people=people, groups=groups, folds=fold_of)
+        first = next(iter(devs.values()))
+        k = LivenessConfig().best_frames
+        trials = draw_trials(
+            people.tolist(),
+            groups.tolist(),
+            max_k=k,
+            per_person=30,
+            folds=fold_of,
+            id_like=[im.source == "nuaa_spoof_print" for im in first.images],
+        )
+        pipe = bootstrap.face_pipeline()
+        members = ", ".join(
+            f"{m['embedder']} ({m['adaptation']['name'] if m.get('adaptation') else 'raw'})"
+            for m in fusion["members"]
+        )
+        how = (
+            f"templates: {members} on ArcFace chips, centring maps and z-scales refitted on the other "
+            f"{folds - 1} of {folds} identity-disjoint folds for each image, fused with the shipped "
+            f"relative weights; pairs within a fold only; fused protocol: {len(trials)} trials, one image "
+            f"of a person with >= {k + 1} images as the ID photo (NUAA: a printed photo) against {k} "
+            "others averaged, impostors within group and fold"
+        )
+        cal = calibrate_by_group(
+            st.original,
+            people.tolist(),
+            groups.tolist(),
+            embedder=pipe.embedder_name,
+            embedder_version=pipe.embedder_version,
+            data=f"{_data_statement(first)}; {how}",
+            folds=fold_of,
+            fused=fusion_scores(st.original, trials, k=k, rule="template") if trials else None,
+            fused_frames=k,
+            extra={
+                "command": "simkyc eval calibrate",
+                "score": "weighted mean of the members' cosine similarities (one cosine of fused templates)",
+                "fusion": {"name": fusion["name"], "created": fusion.get("created")},
+                "per_fold": st.chosen,
+            },
+        )
+        if not cal.points:
+            raise typer.BadParameter("too few faces to measure any operating point")
+        target = output or Path(bootstrap.__file__).parent / "data" / bootstrap.CALIBRATION_FILE
+        target.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
+    _print_calibration(cal)
+    console.print(f"wrote {target}")
+
+
+def _calibrate_legacy(faces: Path | None, output: Path | None, folds: int) -> None:
+    """The previous generation's calibration (dlib, NAP refitted out of fold, flip TTA)."""
     from simkyc.core.faces.tta import AugmentedEmbedder
     from simkyc.core.liveness.session import LivenessConfig
     from simkyc.eval.calibrate_groups import calibrate_by_group, out_of_fold_templates
@@ -244,7 +332,7 @@ def calibrate(
     from simkyc.eval.groups import fold_array
 
     with refusals_exit_2():
-        pipe = bootstrap.face_pipeline()
+        pipe = bootstrap.legacy_face_pipeline()
         flip = isinstance(pipe.embedder, AugmentedEmbedder) and pipe.embedder.plan.flip
         dev = _embed(faces, bootstrap.base_face_pipeline(), views="flip" if flip else "plain")
         d = dev.subset(dev.ok)
@@ -272,10 +360,15 @@ def calibrate(
             id_like=[im.source == "nuaa_spoof_print" for im in d.images],
         )
         fused = fusion_scores(templates, trials, k=k, rule="template") if trials else None
-        how += [
-            f"fused protocol: {len(trials)} trials, one image of a person with >= {k + 1} images as the ID "
-            f"photo (NUAA: a printed photo) against {k} others averaged, impostors within group and fold"
-        ] if trials else []
+        how += (
+            [
+                f"fused protocol: {len(trials)} trials, one image of a person with >= {k + 1} images as "
+                f"the ID photo (NUAA: a printed photo) against {k} others averaged, impostors within group "
+                "and fold"
+            ]
+            if trials
+            else []
+        )
         cal = calibrate_by_group(
             templates,
             people,
@@ -287,7 +380,7 @@ def calibrate(
             fused=fused,
             fused_frames=k,
             extra={
-                "command": "simkyc eval calibrate",
+                "command": "simkyc eval calibrate --legacy",
                 "score": "cosine similarity of L2-normalised templates",
                 "adaptation": (
                     {"name": adaptation.name, "version": adaptation.version} if adaptation else None
@@ -297,7 +390,7 @@ def calibrate(
         )
         if not cal.points:
             raise typer.BadParameter("too few faces to measure any operating point")
-        target = output or Path(bootstrap.__file__).parent / "data" / bootstrap.CALIBRATION_FILE
+        target = output or Path(bootstrap.__file__).parent / "data" / bootstrap.LEGACY_CALIBRATION_FILE
         target.write_text(json.dumps(cal.to_dict(), indent=2) + "\n", encoding="utf-8")
     _print_calibration(cal)
     console.print(f"wrote {target}")

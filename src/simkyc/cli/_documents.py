@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from simkyc.cli._common import console, fail, refusals_exit_2
+from simkyc.core.documents.chip import PortraitDecoder
 from simkyc.core.documents.document import DEFAULT_MIN_AGE, DocumentCheck, IdDocument, validate_document
 from simkyc.errors import DocumentError, Reason
 
@@ -25,6 +26,14 @@ Today = Annotated[
 ]
 MinAge = Annotated[int, typer.Option("--min-age", help="Below this age a guardian is needed.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+def _wlt_decoder() -> PortraitDecoder | None:
+    """The site's WLT decoder (SIMKYC_WLT_DECODER), for records holding the chip's own photo."""
+    from simkyc.config import get_settings
+    from simkyc.reader.wlt import load_portrait_decoder
+
+    return load_portrait_decoder(get_settings().wlt_decoder)
 
 
 def _today(value: str | None) -> dt.date:
@@ -94,10 +103,10 @@ def id_check(
     with refusals_exit_2():
         if record is not None:
             try:
-                text = record.read_text(encoding="utf-8")
+                raw = record.read_bytes()
             except OSError as exc:
                 raise fail(f"cannot read {record}: {exc.strerror}") from None
-            doc = parse_chip_record(text)
+            doc = parse_chip_record(raw, portrait_decoder=_wlt_decoder())  # not JSON: ID_RECORD_INVALID
             _report(
                 doc,
                 validate_document(doc, today=day, min_age=min_age),
@@ -155,6 +164,8 @@ def id_ocr(
         back_img = load_image(back) if back is not None else None
         reading = read_card(front_img, back_img, reader=bootstrap.ocr_engine())
         doc = reading.document
+        if not doc.id_number:  # nothing to check: the card is unreadable (exit 2), not failing a check
+            raise DocumentError(Reason.OCR_FIELD_UNREADABLE, "no ID number could be read from the card front")
         if portrait_out is not None:
             if doc.portrait is None:
                 raise DocumentError(Reason.ID_PHOTO_MISSING, "no portrait region found on the front")

@@ -105,7 +105,12 @@ def _print(result: LivenessResult, t0: float) -> None:
     for action, t in result.action_times.items():
         console.print(f"  {action:<10} seen at {t - t0:6.2f} s", highlight=False)
     keys = ("same_face_min_similarity", "planar_residual", "passive_score", "frames_with_face", "frames")
-    shown = "  ".join(f"{k} {result.scores[k]:.3f}" for k in keys if k in result.scores)
+    counts = ("frames_with_face", "frames")
+    shown = "  ".join(
+        f"{k} {int(result.scores[k])}" if k in counts else f"{k} {result.scores[k]:.3f}"
+        for k in keys
+        if k in result.scores
+    )
     console.print(f"  {shown}", highlight=False)
 
 

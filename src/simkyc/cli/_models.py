@@ -40,5 +40,5 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     table = Table("model", "package", "version", "licence", "sha256", "description")
     for f in files:
         package = f"{f.spec.package} (npm)" if f.spec.npm else f.spec.package
-        table.add_row(f.name, package, f.version, f.licence, f.sha256[:16] + "…", f.spec.description)
+        table.add_row(f.name, package, f.version, f.licence, f.sha256, f.spec.description)
     console.print(table)

@@ -1,7 +1,9 @@
 """Registration without the web: `simkyc register start|frames|status|review|cancel|report|check`.
 
     simkyc register start --id-record card.json --phone 13800000001 --outlet BJ-001 --clerk clerk1 --consent
-    simkyc register frames REG_ID capture.mp4
+    simkyc register frames REG_ID capture.mp4 --clerk clerk1
+    simkyc register presence --id-number ... --name ... --outlet BJ-001 --clerk clerk1   # then frames
+    simkyc register report ID_NUMBER --as clerk1 --presence PRESENCE_REG_ID
 
 `start` prints the registration id and the liveness challenge (the actions to perform, in order,
 and the deadline); `frames` submits a recording of the customer performing it and prints the
@@ -87,10 +89,12 @@ def start(
             from simkyc.core.documents.chip import parse_chip_record
 
             try:
-                raw = id_record.read_text(encoding="utf-8")
+                raw = id_record.read_bytes()  # not UTF-8 JSON: ID_RECORD_INVALID from the parser
             except OSError as exc:
                 raise fail(f"cannot read {id_record}: {exc.strerror}") from None
-            doc = parse_chip_record(raw)
+            from simkyc.cli._documents import _wlt_decoder
+
+            doc = parse_chip_record(raw, portrait_decoder=_wlt_decoder())
         else:
             from simkyc.service.documents import load_image, read_card
 
@@ -147,33 +151,84 @@ def _print_result(res: object) -> None:
         console.print(f"retry with a new capture; challenge: {acts}", highlight=False, soft_wrap=True)
 
 
+def _print_opened(opened: object) -> None:
+    from simkyc.service.registration import Opened
+
+    assert isinstance(opened, Opened)
+    ch = opened.challenge
+    deadline = datetime.fromtimestamp(ch.deadline, UTC).strftime("%H:%M:%S UTC")
+    console.print(f"{opened.kind} {opened.registration_id}", highlight=False, soft_wrap=True)
+    console.print(
+        f"challenge: {' -> '.join(a.value for a in ch.actions)}  (deadline {deadline})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@register_app.command("reverify")
+def reverify_cmd(
+    number: Annotated[str, typer.Argument(help="The held number to re-verify.")],
+    outlet: Annotated[str, typer.Option(help="Outlet code.")],
+    clerk: Annotated[str, typer.Option(help="Clerk user name (own operator's numbers only).")],
+) -> None:
+    """Open a live re-check of a number's holder; then `register frames` with the capture."""
+    from simkyc import bootstrap
+    from simkyc.service.registration import open_reverification
+
+    with refusals_exit_2():
+        outlet_id, clerk_id = _staff_ids(outlet_code=outlet, username=clerk)
+        assert outlet_id is not None and clerk_id is not None
+        opened = open_reverification(
+            number, outlet_id=outlet_id, clerk_id=clerk_id, deps=bootstrap.registration_deps()
+        )
+    _print_opened(opened)
+
+
+@register_app.command("presence")
+def presence_cmd(
+    id_number: Annotated[str, typer.Option("--id-number", help="ID number as read from the card.")],
+    name: Annotated[str, typer.Option(help="Name as read from the card.")],
+    outlet: Annotated[str, typer.Option(help="Outlet code.")],
+    clerk: Annotated[str, typer.Option(help="Clerk user name.")],
+) -> None:
+    """Open a presence check of the customer at the counter; then `register frames` with the capture.
+
+    Once APPROVED, its REG_ID lets this clerk cancel and report (`--presence`) for 10 minutes."""
+    from simkyc import bootstrap
+    from simkyc.service.registration import open_presence
+
+    with refusals_exit_2():
+        outlet_id, clerk_id = _staff_ids(outlet_code=outlet, username=clerk)
+        assert outlet_id is not None and clerk_id is not None
+        opened = open_presence(
+            id_number, name, outlet_id=outlet_id, clerk_id=clerk_id, deps=bootstrap.registration_deps()
+        )
+    _print_opened(opened)
+
+
 @register_app.command("frames")
 def frames(
     registration_id: Annotated[str, typer.Argument(metavar="REG_ID")],
     video: Annotated[
         Path, typer.Argument(metavar="VIDEO", help="Recording of the customer doing the challenge.")
     ],
-    actor: Annotated[str, typer.Option(help="Who submits (for the audit log).")] = "cli",
+    clerk: Annotated[str, typer.Option(help="The clerk who opened the capture (only they may feed it).")],
 ) -> None:
     """Submit a recorded capture; print the decision and its reason codes."""
     from simkyc import bootstrap
     from simkyc.core.policy import Outcome
     from simkyc.service import liveness as live
-    from simkyc.service.registration import registration_status, submit_frames
+    from simkyc.service.registration import capture_challenge, submit_frames
 
     with refusals_exit_2():
         deps = bootstrap.registration_deps()
-        registration_status(registration_id, deps=deps)  # NOT_FOUND before decoding a video
+        _, clerk_id = _staff_ids(username=clerk)
+        assert clerk_id is not None
+        # who may feed this capture, and its challenge, before any video is decoded
+        challenge = capture_challenge(registration_id, clerk_id=clerk_id, deps=deps)
         clip = live.read_video(video)
-        from simkyc.core.liveness.challenge import Challenge
-        from simkyc.store.schema import registration
-
-        with deps.db.uow() as uow:
-            token = uow.conn.execute(
-                select(registration.c.challenge).where(registration.c.id == registration_id)
-            ).scalar_one()["token"]
-        frames_ = live.anchor_frames(clip, Challenge.from_token(token))
-        res = submit_frames(registration_id, frames_, deps=deps, actor=actor)
+        frames_ = live.anchor_frames(clip, challenge)
+        res = submit_frames(registration_id, frames_, deps=deps, actor=f"clerk:{clerk_id}", clerk_id=clerk_id)
     _print_result(res)
     raise typer.Exit(code=0 if res.outcome is Outcome.APPROVED else 1)
 
@@ -214,14 +269,19 @@ def review_cmd(
 @register_app.command("cancel")
 def cancel(
     number: Annotated[str, typer.Argument(help="Phone number to cancel.")],
-    actor: Annotated[str, typer.Option(help="Who cancels (for the audit log).")] = "cli",
+    as_user: Annotated[str, typer.Option("--as", help="Staff account acting (clerk or supervisor).")],
+    presence: Annotated[
+        str | None, typer.Option(help="A clerk's APPROVED presence check of the holder (REG_ID).")
+    ] = None,
 ) -> None:
-    """Cancel a number; the face template is deleted with the identity's last number."""
+    """Cancel a number (the authorization table applies); the face template goes with the last number."""
     from simkyc import bootstrap
     from simkyc.service.registration import cancel_number
 
     with refusals_exit_2():
-        gone = cancel_number(number, actor=actor, deps=bootstrap.registration_deps())
+        _, uid = _staff_ids(username=as_user)
+        assert uid is not None
+        gone = cancel_number(number, staff_id=uid, presence=presence, deps=bootstrap.registration_deps())
     console.print(
         f"cancelled {number}" + ("; face template deleted" if gone else ""), highlight=False, soft_wrap=True
     )
@@ -230,14 +290,19 @@ def cancel(
 @register_app.command("report")
 def report(
     id_number: Annotated[str, typer.Argument(help="The customer's own ID number.")],
-    actor: Annotated[str, typer.Option(help="Who asks (for the audit log).")] = "cli",
+    as_user: Annotated[str, typer.Option("--as", help="Staff account asking (clerk or supervisor).")],
+    presence: Annotated[
+        str | None, typer.Option(help="A clerk's APPROVED presence check of the customer (REG_ID).")
+    ] = None,
 ) -> None:
-    """List every number registered under an ID (the customer's own report)."""
+    """List the numbers under an ID (clerk: own operator's, masked unless the customer is present)."""
     from simkyc import bootstrap
     from simkyc.service.registration import customer_report
 
     with refusals_exit_2():
-        rows = customer_report(id_number, actor=actor, deps=bootstrap.registration_deps())
+        _, uid = _staff_ids(username=as_user)
+        assert uid is not None
+        rows = customer_report(id_number, staff_id=uid, presence=presence, deps=bootstrap.registration_deps())
     if not rows:
         console.print("no numbers under this ID")
     for r in rows:
@@ -258,9 +323,11 @@ def check(
 ) -> None:
     """Platform check: prints consistent, inconsistent or no_record (exit 0, 1, 1)."""
     from simkyc import bootstrap
+    from simkyc.core.documents.id_number import IdNumber
     from simkyc.service.registration import platform_check
 
     with refusals_exit_2():
+        IdNumber.parse(id_number)  # a malformed number is unusable input (exit 2), not "no_record"
         answer = platform_check(
             name=name, id_number=id_number, phone=phone, platform=platform, deps=bootstrap.registration_deps()
         )

@@ -6,11 +6,13 @@
     simkyc index rotate-key    # new search key, then rebuild (old protected vectors become useless)
 
 The backend and its location come from `SIMKYC_SEARCH_*` settings (`simkyc.search.SearchSettings`).
+Each embedder generation (issue 13) has its own index under it (`simkyc.search.generation_settings`):
+the current embedder's and, until every customer is re-enrolled, the previous one's.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,35 +34,56 @@ def _where(index: object) -> str:
     return f"{getattr(index, 'uri', '?')} collection {getattr(index, 'collection', '?')}"
 
 
+def _generations() -> list[tuple[str, Any]]:
+    """(embedder name, search settings) of each template generation's index: the current embedder's
+    first, then earlier ones (issue 13: templates of different embedders are never compared)."""
+    from simkyc import bootstrap
+    from simkyc.search import SearchSettings, generation_settings
+
+    base = SearchSettings()
+    pairs = [bootstrap.current_generation(), *bootstrap.older_generations()]
+    return [(name, generation_settings(base, name, dim)) for name, dim in pairs]
+
+
 @index_app.command("stats")
 def stats() -> None:
-    """Backend, key id, number of templates and location of the configured index."""
-    from simkyc.search import SearchSettings, open_index
+    """Backend, key id, templates held and location of each generation's index (and the database's count)."""
+    from simkyc import bootstrap
+    from simkyc.search import open_index
 
     with refusals_exit_2():
-        settings = SearchSettings()
-        index = open_index(settings)
-        console.print(
-            f"backend {settings.backend}  key {index.key_id}  templates {index.count()}  dim {index.dim}\n"
-            f"location {_where(index)}",
-            highlight=False,
-            markup=False,
-        )
+        with bootstrap.database().uow() as uow:
+            stored = uow.registrations.template_counts()
+        for name, settings in _generations():
+            index = open_index(settings, discard_stale=True)
+            console.print(
+                f"{name}: backend {settings.backend}  key {index.key_id}  templates {index.count()} "
+                f"(database {stored.get(name, 0)})  dim {index.dim}\n  location {_where(index)}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        other = {k: v for k, v in stored.items() if k not in {n for n, _ in _generations()}}
+        if other:
+            console.print(f"templates of unknown embedders (never searched): {other}", highlight=False)
 
 
 @index_app.command("check")
 def check() -> None:
-    """Compare the index with the database's active templates. Exit 0 consistent, 1 not."""
+    """Compare each generation's index with the database's templates. Exit 0 consistent, 1 not."""
     from simkyc import bootstrap
     from simkyc.search import check_consistency, open_index
     from simkyc.service.registration import template_records
 
+    ok = True
     with refusals_exit_2():
-        index = open_index()
-        ids, _ = template_records(bootstrap.database())
-        report = check_consistency(index, ids)
-    console.print(report.summary(), highlight=False, markup=False)
-    if not report.ok:
+        for name, settings in _generations():
+            index = open_index(settings, discard_stale=True)
+            ids, _ = template_records(bootstrap.database(), name)
+            report = check_consistency(index, ids)
+            console.print(f"{name}: {report.summary()}", highlight=False, markup=False, soft_wrap=True)
+            ok = ok and report.ok
+    if not ok:
         raise typer.Exit(code=1)
 
 
@@ -69,18 +92,22 @@ def _rebuild() -> int:
     from simkyc.search import MilvusIndex, open_index, rebuild
     from simkyc.service.registration import template_records
 
-    index = open_index(discard_stale=True)
-    ids, fetch = template_records(bootstrap.database())
-    added = rebuild(index, fetch(frozenset(ids)))
-    if isinstance(index, MilvusIndex):
-        for name in index.drop_stale():
-            console.print(f"dropped collection {name} (older key)", highlight=False, markup=False)
-    console.print(
-        f"rebuilt: {added} templates under key {index.key_id} at {_where(index)}",
-        highlight=False,
-        markup=False,
-    )
-    return added
+    total = 0
+    for name, settings in _generations():
+        index = open_index(settings, discard_stale=True)
+        ids, fetch = template_records(bootstrap.database(), name)
+        added = rebuild(index, fetch(frozenset(ids)))
+        if isinstance(index, MilvusIndex):
+            for stale in index.drop_stale():
+                console.print(f"dropped collection {stale} (older key)", highlight=False, markup=False)
+        console.print(
+            f"{name}: rebuilt {added} templates under key {index.key_id} at {_where(index)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        total += added
+    return total
 
 
 @index_app.command("rebuild")

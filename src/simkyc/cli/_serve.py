@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from simkyc.cli._common import console, refusals_exit_2
+from simkyc.cli._common import console, fail, refusals_exit_2
 from simkyc.config import Settings, get_settings
 from simkyc.errors import SimkycError
 from simkyc.service import auth
@@ -87,6 +87,15 @@ def serve(
         str | None, typer.Option(help="Address to bind (default SIMKYC_HOST, 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default SIMKYC_PORT, 8000).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes, on ports PORT .. PORT+N-1, supervised; N > 1 needs SIMKYC_REDIS_URL "
+            "(put a reverse proxy in front: deploy/README.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the REST API and the outlet pages (first start: creates the database and demo accounts)."""
     import uvicorn
@@ -96,16 +105,29 @@ def serve(
     settings: Settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    if workers > 1 and not settings.redis_url:
+        raise fail(f"--workers {workers} needs SIMKYC_REDIS_URL: the workers share captures and limits there")
     with refusals_exit_2():
         db = open_app_database(settings)
         first = first_run_setup(db)
-        app = create_app(settings, db=db)
+        if workers > 1:  # the once-only work, before N workers start together
+            from simkyc.search import SearchSettings, search_transform
+
+            search_transform(SearchSettings(key_file=settings.home / "search.key"))
+            db.dispose()
+        else:
+            app = create_app(settings, db=db)
     url = f"http://{host}:{port}/"
     console.print(
         f"simkyc {settings.resolved_database_url.split('://')[0]} database: {settings.home}", highlight=False
     )
     if first is not None:
         _print_first_run(first, url)
+    if workers > 1:
+        from simkyc.cli._workers import Supervisor
+
+        sys.stdout.flush()
+        raise typer.Exit(Supervisor(host=host, port=port, workers=workers).run())
     console.print(f"Serving at {url}  (API docs {url}api/docs, metrics {url}metrics)", highlight=False)
     sys.stdout.flush()  # the one-time passwords must reach a log file before requests arrive
     threading.Thread(target=_warm_up, args=(app,), name="simkyc-warm-up", daemon=True).start()
@@ -118,6 +140,8 @@ def _warm_up(app: Any) -> None:
 
     try:
         ctx = app.state.ctx
+        for index_feed in ctx.index_feeds():  # this worker's 1:N indexes (one per embedder generation)
+            index_feed.start()  # load it and follow the template feed
         with ctx.models_lock:
             ctx.liveness_models()
             bootstrap.face_pipeline()

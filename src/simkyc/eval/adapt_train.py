@@ -35,6 +35,7 @@ import numpy.typing as npt
 from simkyc.core.faces.adapt import Adaptation
 
 __all__ = [
+    "CENTRE_GRID",
     "NAP_GRID",
     "NapParams",
     "fit_linear",
@@ -116,7 +117,12 @@ def fit_linear(
 
 @dataclass(frozen=True, slots=True)
 class NapParams:
-    """Hyper-parameters of `fit_nap`: directions shrunk, factor kept, share of the group mean removed."""
+    """Hyper-parameters of `fit_nap`: directions shrunk, factor kept, share of the group mean removed.
+
+    ``k = 0`` shrinks nothing: the map is a pure shift by ``centre`` times the crowded group's
+    mean class centroid (what the 112x112 embedders need: their East Asian impostors crowd
+    along that centroid rather than a few extra directions; `simkyc eval accuracy`).
+    """
 
     k: int = 2
     keep: float = 0.3
@@ -127,6 +133,9 @@ NAP_GRID: tuple[NapParams, ...] = tuple(
     NapParams(k, keep, 0.0) for k in (1, 2, 3) for keep in (0.15, 0.3, 0.45)
 )
 """The candidates `select_nap` chooses from (9; partial centring never won in exploratory runs)."""
+
+CENTRE_GRID: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25)
+"""Shares of the East Asian centroid a centring adaptation (``NapParams(k=0)``) may remove."""
 
 
 def _class_means(x: F64, labels: npt.NDArray[Any]) -> F64:
@@ -158,6 +167,8 @@ def fit_nap(
         raise ValueError(f"no templates of group {crowded!r} to learn from")
     means = _class_means(x[sel], lab[sel])
     mu = params.centre * means.mean(axis=0)
+    if params.k == 0:  # a pure shift: no direction to find
+        return mu.astype(np.float32), np.eye(x.shape[1], dtype=np.float32)
     _, _, vt = np.linalg.svd(means - mu, full_matrices=False)
     v = vt[: params.k].T
     matrix = np.eye(x.shape[1]) - (1.0 - params.keep) * (v @ v.T)
@@ -226,15 +237,23 @@ def train_adaptation(
     meta: dict[str, Any] | None = None,
 ) -> Adaptation:
     """A versioned `Adaptation` for one embedder: NAP if `nap` is given (needs `groups`), else WCCN+LDA."""
+    matrix: F32 | None
     if nap is not None:
         if groups is None:
             raise ValueError("NAP needs the group of every template")
         mean, matrix = fit_nap(templates, labels, groups, nap)
-        name = "nap"
         params: dict[str, Any] = {"k": nap.k, "keep": nap.keep, "centre": nap.centre, "crowded": "east_asian"}
-        method = (
-            "nuisance attribute projection of the East Asian crowding directions (simkyc.eval.adapt_train)"
-        )
+        if nap.k == 0:  # no direction shrunk: a pure shift by the crowded group's mean
+            name, matrix = "centre", None
+            method = (
+                "removal of the East Asian class-mean centroid, scaled by centre (simkyc.eval.adapt_train)"
+            )
+        else:
+            name = "nap"
+            method = (
+                "nuisance attribute projection of the East Asian crowding directions "
+                "(simkyc.eval.adapt_train)"
+            )
     else:
         mean, matrix = fit_linear(
             templates, labels, out_dim=out_dim, shrinkage=shrinkage, lda_weighting=lda_weighting

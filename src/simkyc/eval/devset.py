@@ -14,21 +14,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from simkyc.core.faces.pipeline import FacePipeline
+from simkyc.core.faces.pipeline import FacePipeline, Kind
 from simkyc.core.faces.tta import TtaPlan, augment
+from simkyc.core.faces.types import Embedder, Image, Template, Templates
 from simkyc.core.images import decode_image
 from simkyc.errors import SimkycError
 from simkyc.eval.groups import Group, LabelledImage, load_identities
+from simkyc.eval.systems import degrade_to_chip
 
-__all__ = ["QUALITY_FIELDS", "VIEWS", "DevEmbeddings", "compute_dev_embeddings", "pipeline_key", "view_names"]
+__all__ = [
+    "QUALITY_FIELDS",
+    "VIEWS",
+    "Condition",
+    "DevEmbeddings",
+    "compute_dev_embedding_sets",
+    "compute_dev_embeddings",
+    "pipeline_key",
+    "view_names",
+]
+
+Condition = Literal["original", "chip"]
 
 VIEWS: dict[str, TtaPlan] = {
     "plain": TtaPlan(flip=False),
@@ -79,10 +92,13 @@ class DevEmbeddings:
 
 
 def pipeline_key(pipeline: FacePipeline) -> str:
+    """What the cached templates depend on: embedder, detectors and the aligner's kind and settings."""
     fallback = pipeline.fallback_detector.name if pipeline.fallback_detector else "none"
+    aligner = pipeline.aligner
+    aligner_key = f"{type(aligner).__name__}:{aligner.name}:{getattr(aligner, 'version', '')}"
     return (
         f"{pipeline.embedder_name}/{pipeline.embedder_version}/{pipeline.detector.name}+{fallback}"
-        f"/{type(pipeline.aligner).__name__}/r{_REVISION}"
+        f"/{aligner_key}/r{_REVISION}"
     )
 
 
@@ -135,64 +151,130 @@ def compute_dev_embeddings(
     only: Callable[[LabelledImage], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
     save_every: int = 50,
+    condition: Condition = "original",
 ) -> DevEmbeddings:
     """Embed the images of `identities.csv` in the named view set, reusing and extending the cache.
 
     Only images where `only(image)` is true are computed (default: all), so a costly
     view set can be limited to a subset. Images without a usable face get ``ok = False``;
     nothing is raised for them. Returns every image with every view cached so far.
+    `condition` "chip" first degrades every image to a chip portrait (`degrade_to_chip`:
+    102x126 px, JPEG 70) and assesses it as an ID photo: the enrolment side of a registration
+    whose ID photo comes from the card's chip.
+    """
+    sets = compute_dev_embedding_sets(
+        faces_dir,
+        pipeline,
+        [_PipelineEmbedder(pipeline)],
+        cache_dir=cache_dir,
+        views=views,
+        only=only,
+        progress=progress,
+        save_every=save_every,
+        condition=condition,
+    )
+    return sets[pipeline.embedder_name]
+
+
+class _PipelineEmbedder:
+    """The pipeline's embedder, named without being touched: a fully cached run loads no model."""
+
+    dim = 0  # not needed to read or fill the cache
+    chip_size = 0
+
+    def __init__(self, pipeline: FacePipeline) -> None:
+        self._pipeline = pipeline
+        self.name = pipeline.embedder_name
+        self.version = pipeline.embedder_version
+
+    def embed(self, chip: Image) -> Template:
+        return self._pipeline.embedder.embed(chip)
+
+    def embed_batch(self, chips: list[Image]) -> Templates:
+        return self._pipeline.embedder.embed_batch(chips)
+
+
+def compute_dev_embedding_sets(
+    faces_dir: Path,
+    pipeline: FacePipeline,
+    embedders: Sequence[Embedder],
+    *,
+    cache_dir: Path,
+    views: str = "plain",
+    only: Callable[[LabelledImage], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    save_every: int = 50,
+    condition: Condition = "original",
+) -> dict[str, DevEmbeddings]:
+    """`compute_dev_embeddings` for several embedders that share the pipeline's detector and aligner.
+
+    Each image is decoded, detected and aligned once, then embedded by every embedder whose
+    cache lacks it; each embedder keeps its own cache file (keyed as if it were the pipeline's).
+    Returns one `DevEmbeddings` per embedder name.
     """
     plan = VIEWS[views]
     names = view_names(plan)
     images = load_identities(faces_dir)
-    store = _Store(
-        cache_dir / f"dev-embeddings-{hashlib.sha256(pipeline_key(pipeline).encode()).hexdigest()[:16]}.npz"
-    )
+    stores: list[tuple[Embedder, _Store]] = []
+    for emb in embedders:
+        one = FacePipeline(pipeline.detector, pipeline.aligner, emb, pipeline.fallback_detector)
+        key = pipeline_key(one) + ("" if condition == "original" else f"/{condition}")
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        stores.append((emb, _Store(cache_dir / f"dev-embeddings-{digest}.npz")))
     keys = [f"{im.path}|{_digest(faces_dir / im.path)}" for im in images]
     wanted = [n for n, im in enumerate(images) if only is None or only(im)]
-    todo = [
-        n
-        for n in wanted
-        if keys[n] not in store.meta
-        or (store.meta[keys[n]]["ok"] and any(keys[n] not in store.views.get(v, {}) for v in names))
-    ]
+
+    def lacking(store: _Store, key: str) -> bool:
+        return key not in store.meta or (
+            bool(store.meta[key]["ok"]) and any(key not in store.views.get(v, {}) for v in names)
+        )
+
+    todo = [n for n in wanted if any(lacking(st, keys[n]) for _, st in stores)]
     # East Asian first, people with one image last: a partial cache is then already useful
     counts: dict[str, int] = {}
     for im in images:
         counts[im.person] = counts.get(im.person, 0) + 1
     todo.sort(key=lambda n: (images[n].group != Group.EAST_ASIAN, counts[images[n].person] < 2, n))
+    kind: Kind = "live" if condition == "original" else "id_photo"
     for done, n in enumerate(todo, 1):
         im, key = images[n], keys[n]
         try:
-            loc = pipeline.locate(decode_image((faces_dir / im.path).read_bytes()), kind="live")
-            missing = [i for i, v in enumerate(names) if key not in store.views.get(v, {})]
-            chips = augment(loc.chip, plan)
-            tpl = np.asarray(pipeline.embedder.embed_batch([chips[i] for i in missing]), np.float32)
-            tpl /= np.maximum(np.linalg.norm(tpl, axis=1, keepdims=True), 1e-12)
-            for row, i in enumerate(missing):
-                store.views.setdefault(names[i], {})[key] = tpl[row]
+            data = (faces_dir / im.path).read_bytes()
+            if condition == "chip":
+                data = degrade_to_chip(data)
+            loc = pipeline.locate(decode_image(data), kind=kind)
             q = loc.quality
-            store.meta[key] = {
+            meta = {
                 "ok": True,
                 "quality": {f: float(getattr(q, f)) for f in QUALITY_FIELDS},
                 "findings": [str(f) for f in q.findings],
                 "blocking": not q.usable,
             }
+            chips = augment(loc.chip, plan)
+            for emb, store in stores:
+                missing = [i for i, v in enumerate(names) if key not in store.views.get(v, {})]
+                if missing:
+                    tpl = np.asarray(emb.embed_batch([chips[i] for i in missing]), np.float32)
+                    tpl /= np.maximum(np.linalg.norm(tpl, axis=1, keepdims=True), 1e-12)
+                    for row, i in enumerate(missing):
+                        store.views.setdefault(names[i], {})[key] = tpl[row]
+                store.meta[key] = meta
         except (SimkycError, OSError) as exc:
             reason = str(exc.reason) if isinstance(exc, SimkycError) else "IMAGE_UNREADABLE"
-            store.meta[key] = {"ok": False, "quality": {}, "findings": [reason], "blocking": True}
+            for _, store in stores:
+                store.meta[key] = {"ok": False, "quality": {}, "findings": [reason], "blocking": True}
         if progress:
             progress(done, len(todo))
         if done % save_every == 0:
-            store.save()
+            for _, store in stores:
+                store.save()
     if todo:
-        store.save()
-    return _table(images, keys, store, pipeline)
+        for _, store in stores:
+            store.save()
+    return {emb.name: _table(images, keys, store, emb) for emb, store in stores}
 
 
-def _table(
-    images: list[LabelledImage], keys: list[str], store: _Store, pipeline: FacePipeline
-) -> DevEmbeddings:
+def _table(images: list[LabelledImage], keys: list[str], store: _Store, embedder: Embedder) -> DevEmbeddings:
     dim = next((len(t) for d in store.views.values() for t in d.values()), 128)
     views: dict[str, npt.NDArray[np.float32]] = {}
     has: dict[str, npt.NDArray[np.bool_]] = {}
@@ -218,6 +300,6 @@ def _table(
         quality={f: np.array([m["quality"].get(f, 0.0) for m in meta], np.float64) for f in QUALITY_FIELDS},
         blocking=np.array([bool(m["blocking"]) for m in meta]),
         findings=[tuple(m["findings"]) for m in meta],
-        embedder=pipeline.embedder_name,
-        embedder_version=pipeline.embedder_version,
+        embedder=embedder.name,
+        embedder_version=embedder.version,
     )

@@ -3,7 +3,8 @@
 Every builder returns the frames an attacker would make the capture page send
 (`Frame`s with capture timestamps inside the challenge window). Photo attacks
 put a still photo, with a white paper margin, in a 640x480 scene with camera
-noise, then move it as a hand would; clip attacks tamper with a real clip.
+noise, then move it as a hand would (under a light challenge the paper reflects
+the flashes, margin and face alike); clip attacks tamper with a real clip.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import numpy.typing as npt
 
 from simkyc.core.faces.types import Image
 from simkyc.core.liveness import Action, Challenge, Frame
+from simkyc.core.liveness.light import colour_rgb, light_starts
 
 __all__ = [
     "PHOTO_SPECIES",
+    "cut_and_join",
     "duplicated_frames",
     "photo_attack",
     "reordered_frames",
@@ -76,11 +79,11 @@ def _homography_3d(
 
 
 def _trajectory(
-    species: str, actions: Sequence[Action], fps: float, rng: np.random.Generator
+    species: str, actions: Sequence[Action], fps: float, rng: np.random.Generator, lead_s: float = 0.7
 ) -> list[tuple[float, float, float, float, float, float]]:
     """Per frame (yaw, pitch, roll, scale, dx, dy) of the picture."""
     out: list[tuple[float, float, float, float, float, float]] = []
-    lead = int(fps * 0.7)
+    lead = int(fps * lead_s)
     seg = int(fps * 1.0)
     phase = rng.uniform(0, 2 * math.pi)
     n = lead + seg * len(actions)
@@ -130,8 +133,15 @@ def photo_attack(
     seed: int,
     fps: float = 15.0,
     start_delay_s: float = 0.3,
+    light_onset: float | None = None,
+    paper_gain: float = 0.3,
 ) -> list[Frame]:
-    """A still photo shown to the camera: held still, moved in the plane, or tilted to act out a challenge."""
+    """A still photo shown to the camera: held still, moved in the plane, or tilted to act out a challenge.
+
+    With `light_onset` (the challenge must carry a light sequence), the page flashes the sequence
+    from then on: frames are stamped as the page stamps them, and the paper (face and margin
+    alike) reflects each colour with `paper_gain`, 0.1 s late; the room behind gets nothing.
+    """
     if species not in PHOTO_SPECIES:
         raise ValueError(f"unknown species {species!r}")
     rng = np.random.default_rng(seed)
@@ -140,17 +150,41 @@ def photo_attack(
     ph, pw = pic.shape[:2]
     frames: list[Frame] = []
     t0 = challenge.issued_at + start_delay_s
-    for i, (yaw, pitch, roll, scale, dx, dy) in enumerate(_trajectory(species, challenge.actions, fps, rng)):
+    lead_s = 0.7  # under a light challenge the picture is held up through the flashes first
+    if light_onset is not None and challenge.light:
+        lead_s = max(lead_s, light_onset - t0 + float(light_starts(challenge.light)[-1]) + 0.3)
+    path = _trajectory(species, challenge.actions, fps, rng, lead_s)
+    for i, (yaw, pitch, roll, scale, dx, dy) in enumerate(path):
         hom = _homography_3d(pw, ph, yaw, pitch, roll, scale, _W / 2 + dx, _H / 2 + dy)
         warped = cv2.warpPerspective(pic, hom, (_W, _H), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
         mask = cv2.warpPerspective(np.ones((ph, pw), np.float32), hom, (_W, _H), flags=cv2.INTER_LINEAR)[
             ..., None
         ]
         light = 1.0 + 0.01 * math.sin(0.7 * i / fps + seed)  # slow exposure drift
-        frame = scene * (1 - mask) + np.asarray(warped, dtype=np.float32) * mask * light
+        t = t0 + i / fps
+        paper = np.asarray(warped, dtype=np.float32) * light
+        step = -1
+        if light_onset is not None and challenge.light:
+            starts = light_starts(challenge.light)
+            step = _step_at(starts, t - light_onset)
+            shown = _step_at(starts, t - 0.1 - light_onset)
+            if shown >= 0:
+                rgb = np.asarray(_colour(challenge, shown), dtype=np.float32)
+                lin = (paper / 255.0) ** 2.2 * (1.0 + paper_gain * rgb[None, None, :])
+                paper = 255.0 * np.clip(lin, 0, 1) ** (1 / 2.2)
+        frame = scene * (1 - mask) + paper * mask
         frame = frame + np.asarray(rng.normal(0, 2.0, size=(_H, _W, 3)), dtype=np.float32)  # sensor noise
-        frames.append(Frame(np.clip(frame, 0, 255).astype(np.uint8), t0 + i / fps))
+        frames.append(Frame(np.clip(frame, 0, 255).astype(np.uint8), t, step))
     return frames
+
+
+def _step_at(starts: npt.NDArray[np.float64], rel: float) -> int:
+    return int(np.searchsorted(starts, rel, side="right") - 1) if 0 <= rel < starts[-1] else -1
+
+
+def _colour(challenge: Challenge, step: int) -> tuple[float, float, float]:
+    r, g, b = colour_rgb(challenge.light[step].colour)
+    return (r / 255.0, g / 255.0, b / 255.0)
 
 
 def duplicated_frames(frames: Sequence[Frame], *, start: int, count: int) -> list[Frame]:
@@ -196,3 +230,13 @@ def spliced_frames(frames: Sequence[Frame], other: Sequence[Image], *, at: int) 
     t0 = frames[0].timestamp
     dt = (frames[-1].timestamp - t0) / max(1, len(frames) - 1)
     return [Frame(img, t0 + i * dt) for i, img in enumerate(images)]
+
+
+def cut_and_join(
+    frames: Sequence[Frame], segments: Sequence[tuple[float, float]], *, fps: float
+) -> list[Frame]:
+    """Two or more trims of a clip joined (as ffmpeg `trim` + `concat`), re-timed at `fps` from the first
+    frame's time; segments are (start, end) seconds from the clip's first frame."""
+    t0 = frames[0].timestamp
+    images = [f.image for a, b in segments for f in frames if a <= f.timestamp - t0 < b]
+    return [Frame(img, t0 + i / fps) for i, img in enumerate(images)]

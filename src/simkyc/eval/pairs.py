@@ -53,6 +53,8 @@ def _rows(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
             return list(reader)
     except OSError as exc:
         raise InputError(Reason.INVALID_REQUEST, f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error):
+        raise InputError(Reason.INVALID_REQUEST, f"{path.name} is not a UTF-8 CSV file") from None
 
 
 def load_pairs(path: Path) -> list[Pair]:

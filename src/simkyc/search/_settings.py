@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,7 @@ from simkyc.search._numpy import NumpyIndex
 from simkyc.search._transform import ProtectedTransform, load_or_create_key
 from simkyc.search._types import IndexRecord, TemplateIndex
 
-__all__ = ["SearchSettings", "open_index", "open_reconciled", "search_transform"]
+__all__ = ["SearchSettings", "generation_settings", "open_index", "open_reconciled", "search_transform"]
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +67,24 @@ class SearchSettings(BaseSettings):
 
     def resolved_key_file(self) -> Path:
         return self.key_file if self.key_file is not None else get_settings().home / "search.key"
+
+
+def generation_settings(settings: SearchSettings, model_name: str, dim: int) -> SearchSettings:
+    """The index of one embedder's templates (a generation, issue 13): its own dimension, directory
+    (`<index_dir>/<model>`) and Milvus collection (`<collection>_<model>`); the search key is shared.
+
+    Templates of different embedders are never compared, so each generation is searched apart until
+    the older one has no template left.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "_", model_name.lower()).strip("_") or "default"
+    return settings.model_copy(
+        update={
+            "dim": dim,
+            "index_dir": settings.resolved_index_dir() / slug,
+            "key_file": settings.resolved_key_file(),
+            "milvus_collection": f"{settings.milvus_collection}_{slug}",
+        }
+    )
 
 
 def search_transform(settings: SearchSettings | None = None) -> ProtectedTransform:

@@ -36,7 +36,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from simkyc.errors import AuthError, ConflictError, InputError, NotFoundError, PolicyError, Reason
-from simkyc.store.schema import api_key, operator, outlet, staff_user
+from simkyc.service.sessions import SessionStore, SignInThrottle
+from simkyc.store.schema import api_key, operator, outlet, staff_session, staff_user
 from simkyc.store.uow import Database
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "Role",
     "SessionSigner",
     "StaffPublic",
+    "audit_logout",
     "authenticate",
     "count_users",
     "create_api_key",
@@ -65,6 +67,7 @@ __all__ = [
     "require_role",
     "revoke_api_key",
     "set_user_active",
+    "update_user",
     "verify_password",
     "verify_password_or_dummy",
 ]
@@ -169,6 +172,8 @@ class SessionSigner:
 
     def verify(self, token: str, *, now: float) -> Principal:
         """The principal a token stands for; AuthError(NOT_AUTHENTICATED) if forged, expired or revoked."""
+        if not token.isascii():  # header bytes beyond ASCII: never a token of ours (and no 500)
+            raise AuthError(Reason.NOT_AUTHENTICATED, "The session token is malformed.")
         try:
             version, body, mac = token.split(".")
         except ValueError:
@@ -231,6 +236,8 @@ def new_api_key(*, pepper: bytes) -> ApiKeySecret:
 
 def parse_api_key(token: str) -> tuple[str, str]:
     """Split a presented key into (prefix, secret); AuthError(API_KEY_INVALID) when malformed."""
+    if not token.isascii():
+        raise AuthError(Reason.API_KEY_INVALID)
     parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != _KEY_PREFIX or len(parts[1]) != 8 or not parts[2]:
         raise AuthError(Reason.API_KEY_INVALID)
@@ -293,14 +300,27 @@ def _utcnow() -> datetime:
 
 
 def authenticate(
-    db: Database, *, username: str, password: str, signer: SessionSigner, now: float
+    db: Database,
+    *,
+    username: str,
+    password: str,
+    signer: SessionSigner,
+    now: float,
+    client: str = "-",
+    sessions: SessionStore | None = None,
+    throttle: SignInThrottle | None = None,
 ) -> tuple[str, Principal]:
     """Check a password and open a session: (token, principal); AuthError(NOT_AUTHENTICATED) otherwise.
 
     The same argon2 work is done whether or not the user exists, and the refusal does not say which
-    of user name or password was wrong. Sign-ins and refusals of known accounts are audited.
+    of user name or password was wrong. Sign-ins and refusals of known accounts are audited. With
+    `throttle`, failures delay further attempts per account, address and pair (PolicyError
+    RATE_LIMITED before any argon2 work, see `simkyc.service.sessions`); with `sessions`, the session
+    is recorded so sign-out and account changes hold on every process.
     """
     with db.engine.connect() as conn:
+        if throttle is not None:
+            throttle.check(conn, username=username, client=client, now=now)
         row = conn.execute(
             sa.select(
                 staff_user.c.id,
@@ -312,22 +332,109 @@ def authenticate(
             ).where(staff_user.c.username == username)
         ).first()
     ok = verify_password_or_dummy(None if row is None else row.password_hash, password)
-    if row is None:
-        raise AuthError(Reason.NOT_AUTHENTICATED, "Wrong user name or password.")
-    granted = ok and bool(row.active)
-    with db.uow() as uow:
-        uow.audit(
-            actor=f"{row.role}:{row.id}",
-            action="auth.login" if granted else "auth.login_refused",
-            obj=f"staff:{row.id}",
-            details={} if granted else {"why": "inactive" if ok else "password"},
+    granted = row is not None and ok and bool(row.active)
+    token = ""
+    if granted:
+        assert row is not None
+        token = signer.issue(
+            user_id=row.id, username=row.username, role=Role(row.role), outlet_id=row.outlet_id, now=now
         )
+    with db.uow() as uow:
+        started: list[str] = []
+        if throttle is not None:
+            if granted:
+                throttle.succeeded(uow.conn, username=username, client=client)
+            else:
+                started = throttle.failed(uow.conn, username=username, client=client, now=now)
+        if row is not None:
+            uow.audit(
+                actor=f"{row.role}:{row.id}",
+                action="auth.login" if granted else "auth.login_refused",
+                obj=f"staff:{row.id}",
+                details={} if granted else {"why": "inactive" if ok else "password"},
+            )
+        if started:
+            uow.audit(
+                actor="anonymous" if row is None else f"{row.role}:{row.id}",
+                action="auth.throttled",
+                obj="staff:-" if row is None else f"staff:{row.id}",
+                details={"keys": started},
+            )
+        if granted and sessions is not None:
+            assert row is not None
+            principal = signer.verify(token, now=now)
+            sessions.open(
+                uow.conn,
+                session_id=principal.session_id,
+                user_id=row.id,
+                pw_hash=row.password_hash,
+                now=now,
+                ttl=signer.ttl,
+            )
         uow.commit()
     if not granted:
         raise AuthError(Reason.NOT_AUTHENTICATED, "Wrong user name or password.")
-    role = Role(row.role)
-    token = signer.issue(user_id=row.id, username=row.username, role=role, outlet_id=row.outlet_id, now=now)
     return token, signer.verify(token, now=now)
+
+
+def audit_logout(db: Database, principal: Principal) -> None:
+    """Sign-outs are audited like sign-ins."""
+    with db.uow() as uow:
+        uow.audit(
+            actor=f"{principal.role.value}:{principal.user_id}",
+            action="auth.logout",
+            obj=f"staff:{principal.user_id}",
+        )
+        uow.commit()
+
+
+def update_user(
+    db: Database,
+    *,
+    user_id: int,
+    actor: str,
+    active: bool | None = None,
+    role: Role | None = None,
+    outlet_id: int | None = None,
+    password: str | None = None,
+) -> StaffPublic:
+    """Change an account; its open sessions end at once on every process (see `simkyc.service.sessions`).
+
+    A role or outlet change, a new password or disabling the account makes every token issued before
+    it invalid, because each check compares the token and its session with the account row.
+    """
+    values: dict[str, object] = {}
+    if active is not None:
+        values["active"] = active
+    if role is not None:
+        values["role"] = role.value
+        values["outlet_id"] = outlet_id
+        if role is Role.CLERK and outlet_id is None:
+            raise InputError(Reason.INVALID_REQUEST, "A clerk must belong to an outlet.")
+    if password is not None:
+        if len(password) < 8:
+            raise InputError(Reason.INVALID_REQUEST, "The password must have at least 8 characters.")
+        values["password_hash"] = hash_password(password)
+    if not values:
+        raise InputError(Reason.INVALID_REQUEST, "Nothing to change.")
+    with db.uow() as uow:
+        conn = uow.conn
+        if values.get("outlet_id") is not None and (
+            conn.execute(sa.select(outlet.c.id).where(outlet.c.id == values["outlet_id"])).first() is None
+        ):
+            raise NotFoundError(Reason.NOT_FOUND, "No such outlet.")
+        done = conn.execute(sa.update(staff_user).where(staff_user.c.id == user_id).values(**values)).rowcount
+        if not done:
+            raise NotFoundError(Reason.NOT_FOUND, "No such user.")
+        conn.execute(
+            sa.update(staff_session)
+            .where(staff_session.c.user_id == user_id, staff_session.c.ended_at.is_(None))
+            .values(ended_at=_utcnow())
+        )
+        changed = sorted(k for k in values if k != "password_hash") + (["password"] if password else [])
+        uow.audit(actor=actor, action="staff.update", obj=f"staff:{user_id}", details={"changed": changed})
+        uow.commit()
+    return next(u for u in list_users(db.engine) if u.id == user_id)
 
 
 def create_user(
@@ -388,7 +495,8 @@ def list_users(engine: Engine) -> list[StaffPublic]:
 
 
 def set_user_active(db: Database, *, user_id: int, active: bool, actor: str) -> StaffPublic:
-    """Enable or disable an account (disabled accounts cannot sign in; open sessions run out)."""
+    """Enable or disable an account: a disabled account cannot sign in, and its sessions are refused on
+    every process within the session check's cache time (`simkyc.service.sessions`)."""
     with db.uow() as uow:
         done = uow.conn.execute(
             sa.update(staff_user).where(staff_user.c.id == user_id).values(active=active)
@@ -398,6 +506,21 @@ def set_user_active(db: Database, *, user_id: int, active: bool, actor: str) -> 
         uow.audit(actor=actor, action="staff.enable" if active else "staff.disable", obj=f"staff:{user_id}")
         uow.commit()
     return next(u for u in list_users(db.engine) if u.id == user_id)
+
+
+def set_password(db: Database, *, username: str, password: str, actor: str) -> StaffPublic:
+    """Replace an account's password (argon2 hash only), audited as `staff.password_reset`."""
+    if len(password) < 8:
+        raise InputError(Reason.INVALID_REQUEST, "The password must have at least 8 characters.")
+    hashed = hash_password(password)
+    with db.uow() as uow:
+        row = uow.conn.execute(sa.select(staff_user.c.id).where(staff_user.c.username == username)).first()
+        if row is None:
+            raise NotFoundError(Reason.NOT_FOUND, f"No staff account {username!r}.")
+        uow.conn.execute(sa.update(staff_user).where(staff_user.c.id == row.id).values(password_hash=hashed))
+        uow.audit(actor=actor, action="staff.password_reset", obj=f"staff:{row.id}")
+        uow.commit()
+    return next(u for u in list_users(db.engine) if u.id == row.id)
 
 
 def count_users(engine: Engine) -> int:

@@ -180,15 +180,43 @@ class VideoClip:
         return self.offsets[-1] - self.offsets[0] if self.offsets else 0.0
 
 
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _image_kind(head: bytes) -> str | None:
+    """The still-image format a file starts with, if any."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
+
+
 def read_video(path: Path, *, max_side: int = 640, max_frames: int = 3000) -> VideoClip:
     """Decode a video file to RGB frames no larger than `max_side`, with decoder timestamps.
 
     :raises InputError: VIDEO_UNREADABLE (missing file, not a video), VIDEO_EMPTY (no frames).
     """
-    if not Path(path).is_file():
-        raise InputError(Reason.VIDEO_UNREADABLE, f"no such file: {Path(path).name}")
-    if Path(path).stat().st_size == 0:
-        raise InputError(Reason.VIDEO_EMPTY, f"{Path(path).name} is an empty file")
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(Reason.VIDEO_UNREADABLE, f"{p.name} is a directory, not a video")
+    if not p.is_file():
+        raise InputError(Reason.VIDEO_UNREADABLE, f"no such file: {p.name}")
+    if p.stat().st_size == 0:
+        raise InputError(Reason.VIDEO_EMPTY, f"{p.name} is an empty file")
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise InputError(Reason.VIDEO_UNREADABLE, f"cannot read {p.name}: {exc.strerror}") from None
+    kind = _image_kind(head)
+    if kind is not None:  # OpenCV would read a still image as a one-frame "video"
+        raise InputError(Reason.VIDEO_UNREADABLE, f"{p.name} is a {kind} image, not a video")
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():

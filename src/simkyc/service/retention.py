@@ -28,9 +28,11 @@ from simkyc.store.schema import (
     face_template,
     identity,
     liveness_failure,
+    login_failure,
     phone_number,
     registration,
     review_case,
+    staff_session,
 )
 from simkyc.store.uow import Database
 
@@ -213,5 +215,19 @@ def run_retention(
             action="retention.lockout",
             obj="liveness_failure",
         )
+    # 6. sign-in bookkeeping (issue 14): failures that can no longer delay anyone, sessions long over
+    day_ago = now - timedelta(days=1)
+    delete_audited(
+        "login_failures",
+        delete(login_failure).where(login_failure.c.failed_at < day_ago),
+        action="retention.sessions",
+        obj="login_failure",
+    )
+    delete_audited(
+        "staff_sessions",
+        delete(staff_session).where(staff_session.c.expires_at < day_ago),
+        action="retention.sessions",
+        obj="staff_session",
+    )
     rep.removed["audit_entries"] = 0
     return rep

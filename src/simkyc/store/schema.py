@@ -33,13 +33,16 @@ __all__ = [
     "face_template",
     "identity",
     "liveness_failure",
+    "login_failure",
     "metadata",
     "operator",
     "outlet",
     "phone_number",
     "registration",
     "review_case",
+    "staff_session",
     "staff_user",
+    "template_change",
 ]
 
 ROLES = ("clerk", "supervisor", "auditor", "admin")
@@ -155,7 +158,12 @@ registration = Table(
     _ts("created_at"),
     _ts("decided_at", nullable=True),
     Column("decided_by", Integer, ForeignKey("staff_user.id"), nullable=True),
+    # until when the capture holds one of its clerk's and outlet's open-capture slots (issue 14): the
+    # challenge deadline plus a grace period, renewed at RETRY, cleared at the decision
+    _ts("capture_until", nullable=True),
     Index("ix_registration_identity", "identity_id", "operator_id", "created_at"),
+    Index("ix_registration_clerk_capture", "clerk_id", "capture_until"),
+    Index("ix_registration_outlet_capture", "outlet_id", "capture_until"),
 )
 
 face_template = Table(
@@ -223,6 +231,50 @@ liveness_failure = Table(
     Column("id_hash", String(64), nullable=False),
     _ts("failed_at"),
     Index("ix_liveness_failure_id_hash", "id_hash", "failed_at"),
+)
+
+# The template change feed (simkyc.store.feed): one row per stored, replaced or deleted face template,
+# written by triggers on face_template (migration 0003) in commit order; workers follow it to keep
+# their 1:N index equal to the database. Rows outlive the template (ids only, no biometrics).
+template_change = Table(
+    "template_change",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("template_id", Integer, nullable=False),
+    Column("identity_id", Integer, nullable=False),
+    Column("op", String(8), nullable=False),  # put | del
+    _ts("at"),
+    # the embedder that made the template (its generation, issue 13; migration 0005): a worker's
+    # index of one generation applies only its own changes. NULL on rows older than the migration.
+    Column("model_name", String(64), nullable=True),
+    sqlite_autoincrement=True,
+)
+
+# Staff sessions (simkyc.service.sessions, issue 14): one row per sign-in, keyed by the SHA-256 of the
+# token's session id. A token is honoured only while its row is not ended, the account is active, its
+# role and outlet are those the token carries and its password is the one signed in with
+# (`password_tag`), so sign-outs and account changes hold on every process and across restarts.
+staff_session = Table(
+    "staff_session",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("staff_user.id"), nullable=False),
+    Column("password_tag", String(32), nullable=False),
+    _ts("created_at"),
+    _ts("expires_at"),
+    _ts("ended_at", nullable=True),
+    Index("ix_staff_session_user", "user_id", "expires_at"),
+)
+
+# Failed sign-ins for the growing sign-in delays (simkyc.service.sessions): keyed by an HMAC of the
+# account, the client address, or both; kept only while they can still delay anything.
+login_failure = Table(
+    "login_failure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    _ts("failed_at"),
+    Index("ix_login_failure_key", "key", "failed_at"),
 )
 
 # Tables whose rows carry encrypted columns, with those columns: the key-rotation work list.

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Connection, Engine, RootTransaction, select
 
@@ -20,6 +20,9 @@ from simkyc.store import audit as audit_log
 from simkyc.store.crypto import KeyRing
 from simkyc.store.db import make_engine, migrate
 from simkyc.store.schema import identity
+
+if TYPE_CHECKING:
+    from simkyc.store.registrations import RegistrationRepository
 
 __all__ = ["Database", "UnitOfWork", "open_database"]
 
@@ -90,6 +93,13 @@ class UnitOfWork:
     @property
     def dialect(self) -> str:
         return self.conn.dialect.name
+
+    @property
+    def registrations(self) -> RegistrationRepository:
+        """The registration use cases' queries on this transaction (`simkyc.store.registrations`)."""
+        from simkyc.store.registrations import RegistrationRepository
+
+        return RegistrationRepository(self)
 
     def lock_identity(self, identity_id: int) -> None:
         """Hold the identity row until commit, so quota checks for one ID never interleave.

@@ -144,7 +144,7 @@ def test_several_problems_are_all_reported() -> None:
         ({"portrait": {"format": "jpeg", "data": "not base64!"}}, Reason.ID_RECORD_INVALID),
         ({"portrait": {"format": "png", "data": b64(encoded("JPEG"))}}, Reason.ID_RECORD_INVALID),
         ({"portrait": {"format": "jpeg", "data": b64(b"\xff\xd8\xff" + b"0" * 50)}}, Reason.ID_PHOTO_MISSING),
-        ({"portrait": {"format": "wlt", "data": b64(b"W" * 1024)}}, Reason.ID_PHOTO_MISSING),
+        ({"portrait": {"format": "wlt", "data": b64(b"W" * 1024)}}, Reason.PORTRAIT_UNAVAILABLE),
     ],
 )  # fmt: skip
 def test_malformed_records(change: dict[str, object], reason: Reason) -> None:

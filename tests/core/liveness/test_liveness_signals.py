@@ -76,15 +76,34 @@ def test_freshness_refuses_a_repeated_frame_even_much_later() -> None:
     assert fresh.check(2.0, frame_thumbnail(noise_image(3))) == "repeated_frame"
 
 
+def _pan(i: int) -> np.ndarray:
+    """A textured scene panning sideways, 12 px a frame (content moves, brightness does not)."""
+    import cv2
+
+    big = cv2.resize(noise_image(0)[:30, :40], (W * 2, H), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(big[:, 12 * i : 12 * i + W])
+
+
 def test_freshness_refuses_a_frame_out_of_its_place() -> None:
-    # a smooth sweep of brightness, then one frame from further along spliced between neighbours that agree
-    base = noise_image(0).astype(np.int16)
-    frames = [np.clip(base + 4 * i, 0, 255).astype(np.uint8) for i in range(12)]
+    # a smooth pan, then one frame from further along spliced between neighbours that agree
+    frames = [_pan(i) for i in range(12)]
     fresh = FrameFreshness(issued_at=0.0, deadline=60.0)
     order = [0, 1, 2, 3, 9, 4, 5]
     results = [fresh.check(1 + k / 15, frame_thumbnail(frames[i])) for k, i in enumerate(order)]
     assert results[:5] == [None] * 5
     assert results[5] == "frame_out_of_order"
+
+
+def test_freshness_takes_a_flash_of_brightness_for_no_reordering() -> None:
+    """One frame brighter than both neighbours (a camera's exposure step next to a flash): in order."""
+    base = noise_image(0).astype(np.int16)
+    levels = [0, 0, 0, 12, 0, 0]
+    fresh = FrameFreshness(issued_at=0.0, deadline=60.0)
+    results = [
+        fresh.check(1 + k / 15, frame_thumbnail(np.clip(base + lv + k, 0, 255).astype(np.uint8)))
+        for k, lv in enumerate(levels)
+    ]
+    assert results == [None] * len(levels)
 
 
 def test_planar_flow_finds_a_tilted_picture_flat() -> None:

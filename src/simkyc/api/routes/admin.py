@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from simkyc.api.deps import Admin, Ctx
 from simkyc.service import auth
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+DB_INT_MAX = 2_147_483_647  # id columns are 32-bit on PostgreSQL: larger values are refused, not a 500
+DbId = Annotated[int, Path(ge=0, le=DB_INT_MAX)]
 
 
 class UserIn(BaseModel):
@@ -17,7 +22,7 @@ class UserIn(BaseModel):
     username: str = Field(min_length=1, max_length=128)
     password: str = Field(min_length=8, max_length=256)
     role: auth.Role
-    outlet_id: int | None = None
+    outlet_id: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
 
 
 class UserOut(BaseModel):
@@ -30,8 +35,13 @@ class UserOut(BaseModel):
     active: bool
 
 
-class UserActiveIn(BaseModel):
-    active: bool
+class UserPatchIn(BaseModel):
+    """Account changes; each ends the account's open sessions on every process at once."""
+
+    active: bool | None = None
+    role: auth.Role | None = None
+    outlet_id: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
+    password: str | None = Field(default=None, min_length=8, max_length=256)
 
 
 class OutletIn(BaseModel):
@@ -96,9 +106,20 @@ def create_user(*, ctx: Ctx, admin: Admin, body: UserIn) -> UserOut:
 
 
 @router.patch("/users/{user_id}")
-def set_user_active(*, ctx: Ctx, admin: Admin, user_id: int, body: UserActiveIn) -> UserOut:
-    """Enable or disable an account."""
-    return _user(auth.set_user_active(ctx.db, user_id=user_id, active=body.active, actor=_actor(admin)))
+def set_user_active(*, ctx: Ctx, admin: Admin, user_id: DbId, body: UserPatchIn) -> UserOut:
+    """Enable or disable an account, change its role and outlet, or set a new password; the account's
+    sessions end at once on every process."""
+    out = auth.update_user(
+        ctx.db,
+        user_id=user_id,
+        actor=_actor(admin),
+        active=body.active,
+        role=body.role,
+        outlet_id=body.outlet_id,
+        password=body.password,
+    )
+    ctx.sessions.forget()
+    return _user(out)
 
 
 @router.get("/outlets")
@@ -133,7 +154,7 @@ def create_key(*, ctx: Ctx, admin: Admin, body: ApiKeyIn) -> ApiKeyOut:
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-def revoke_key(*, ctx: Ctx, admin: Admin, key_id: int) -> None:
+def revoke_key(*, ctx: Ctx, admin: Admin, key_id: DbId) -> None:
     """Revoke a platform key at once."""
     auth.revoke_api_key(ctx.db, key_id=key_id, actor=_actor(admin))
     ctx.api_keys.forget()

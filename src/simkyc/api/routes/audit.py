@@ -42,7 +42,7 @@ def list_audit(
     ctx: Ctx,
     staff: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_seq: int | None = None,
+    before_seq: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None,
 ) -> list[AuditEntryOut]:
     """Newest audit entries first (they never hold templates, images or full ID numbers)."""
     return [

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from simkyc.api.deps import Clerk, Ctx
 from simkyc.api.routes.registrations import _read_upload
-from simkyc.core.images import decode_image
+from simkyc.core.documents.names import name_problem
+from simkyc.core.images import decode_card
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
@@ -45,16 +46,18 @@ def read_card(
     from simkyc import bootstrap
     from simkyc.service.documents import read_card as ocr_read
 
-    picture = decode_image(_read_upload(ctx, image))
+    picture = decode_card(_read_upload(ctx, image))
     with ctx.models_lock:
         reading = ocr_read(picture, reader=bootstrap.ocr_engine())
     doc = reading.document
     fields: dict[str, str | None] = {
-        "name": doc.name or None,
+        "name": doc.name if doc.name and name_problem(doc.name) is None else None,  # same rule as intake
         "id_number": doc.id_number or None,
         "sex": doc.sex,
         "birth_date": doc.birth_date.isoformat() if doc.birth_date else None,
         "address": doc.address,
+        "ethnicity": doc.ethnicity,
+        "issuer": doc.issuer,
         "valid_from": doc.valid_from.isoformat() if doc.valid_from else None,
         "valid_until": doc.valid_until.isoformat() if doc.valid_until else None,
     }

@@ -8,26 +8,61 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 
 from simkyc.api import queries
-from simkyc.api.capture import CaptureSession, push_frames
+from simkyc.api.capture_store import CaptureMeta, RawFrame
 from simkyc.api.context import AppContext
 from simkyc.api.deps import AnyStaff, Clerk, Ctx
+from simkyc.core.documents.chip import ethnicity_name
 from simkyc.core.documents.document import IdDocument
-from simkyc.core.images import decode_image
-from simkyc.core.liveness import LivenessSession
-from simkyc.core.liveness.types import Frame, ProgressEvent
-from simkyc.errors import InputError, NotFoundError, Reason
+from simkyc.core.images import decode_portrait, frame_pixels
+from simkyc.core.liveness.light import colour_rgb
+from simkyc.core.liveness.types import ProgressEvent
+from simkyc.errors import ConflictError, InputError, NotFoundError, Reason
 from simkyc.service import registration as reg
 from simkyc.service.auth import Principal, Role
 
 router = APIRouter(prefix="/api/registrations", tags=["registrations"])
 
 MAX_FRAMES_PER_POST = 40
+MAX_DECODED_PIXELS_PER_POST = 24_000_000  # decoded RGB per request: 72 MB (40 frames of 640x480 are 12 MP)
+MAX_FIELDS_CHARS = 16_384
+DB_INT_MAX = 2_147_483_647  # the id columns are 32-bit integers on PostgreSQL
+
+
+def _parse_timestamps(text: str) -> list[float]:
+    """A JSON list of finite numbers, or InputError (never a 500: depth, size and range are checked)."""
+    if len(text) > 64 * MAX_FRAMES_PER_POST:
+        raise InputError(Reason.INVALID_REQUEST, "timestamps must be a short JSON list of numbers")
+    try:
+        values = json.loads(text)
+        times = [float(t) for t in values] if isinstance(values, list) else None
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        times = None
+    if times is None or not all(math.isfinite(t) for t in times):
+        raise InputError(Reason.INVALID_REQUEST, "timestamps must be a JSON list of finite numbers")
+    return times
+
+
+def _parse_lights(text: str | None, n: int) -> list[int]:
+    """The light stamps of a batch (a JSON list of integers >= -1, one per frame), or all -1 when absent."""
+    if text is None:
+        return [-1] * n
+    lights: list[int] | None = None
+    try:
+        values = json.loads(text) if len(text) <= 8 * MAX_FRAMES_PER_POST else None
+        if isinstance(values, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            lights = [int(v) for v in values]
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        lights = None
+    if lights is None or len(lights) != n or not all(-1 <= v < 64 for v in lights):
+        raise InputError(Reason.INVALID_REQUEST, "lights must be a JSON list of step numbers, one per frame")
+    return lights
 
 
 class IntakeFields(BaseModel):
@@ -40,19 +75,36 @@ class IntakeFields(BaseModel):
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None  # None = long-term (长期)
     address: str | None = Field(default=None, max_length=200)
+    ethnicity: str | None = Field(default=None, max_length=16)  # GB 3304 name or code (民族)
+    issuer: str | None = Field(default=None, max_length=64)  # issuing authority (签发机关)
     phone_number: str = Field(min_length=11, max_length=11)
     document_source: Literal["chip", "ocr"] = "chip"
     consent: bool = False
     consent_text_version: str | None = Field(default=None, max_length=64)
     ocr_token: str | None = Field(default=None, max_length=64)
+    light_fallback: bool = False  # flash-sensitive customer: no colour flashes, a supervisor confirms
+
+
+class LightStepOut(BaseModel):
+    """One step of the light challenge: the colour to fill the screen with (#rrggbb) for `ms`."""
+
+    colour: str
+    rgb: str
+    ms: int
 
 
 class ChallengeOut(BaseModel):
-    """What the customer must do, in order, before `deadline` (Unix seconds, server clock)."""
+    """What the customer must do, in order, before `deadline` (Unix seconds, server clock).
+
+    `light`: the colours to flash, in order, before the actions (empty: no light challenge); each
+    frame is then sent with the index of the step on screen when it was grabbed (`lights`).
+    """
 
     actions: list[str]
     issued_at: float
     deadline: float
+    light: list[LightStepOut] = []
+    light_waived: bool = False
 
 
 class EventOut(BaseModel):
@@ -84,6 +136,7 @@ class FramesOut(BaseModel):
     finished: bool
     waiting_for: str | None
     frames: int
+    face_in_view: bool = True  # the last frame showed a usable face (else the page hints)
 
 
 class ReasonOut(BaseModel):
@@ -141,30 +194,30 @@ def _read_upload(ctx: AppContext, upload: UploadFile) -> bytes:
 
 
 def _parse_fields(text: str) -> IntakeFields:
+    if len(text) > MAX_FIELDS_CHARS:
+        raise InputError(
+            Reason.INVALID_REQUEST, f"The intake fields may have at most {MAX_FIELDS_CHARS} characters."
+        )
     try:
         return IntakeFields.model_validate(json.loads(text))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise InputError(
             Reason.INVALID_REQUEST, f"The intake fields are malformed ({type(exc).__name__})."
         ) from None
 
 
 def start_capture(ctx: AppContext, opened: reg.Opened, *, clerk: Principal) -> OpenedOut:
-    """Create the live session for an opened registration and return what the page needs."""
-    models = ctx.liveness_models()
-    session = LivenessSession(opened.challenge, analyzer=models.analyzer(), embedder=models.embedder)
-    events = session.start(opened.challenge.issued_at)
-    ctx.captures.add(
-        CaptureSession(
-            registration_id=opened.registration_id,
-            challenge=opened.challenge,
-            session=session,
-            clerk_id=clerk.user_id,
-            outlet_id=clerk.outlet_id,
-            phone=opened.phone,
-            id_masked=opened.id_masked,
-        )
+    """Open the capture (any worker may continue it) and return what the page needs."""
+    meta = CaptureMeta(
+        registration_id=opened.registration_id,
+        challenge_token=opened.challenge.to_token(),
+        clerk_id=clerk.user_id,
+        outlet_id=clerk.outlet_id,
+        phone=opened.phone,
+        id_masked=opened.id_masked,
+        deadline=opened.challenge.deadline,
     )
+    events = ctx.captures.open(meta, opened.challenge)
     ch = opened.challenge
     return OpenedOut(
         id=opened.registration_id,
@@ -173,7 +226,16 @@ def start_capture(ctx: AppContext, opened: reg.Opened, *, clerk: Principal) -> O
         phone_number=opened.phone,
         policy_version=opened.policy_version,
         challenge=ChallengeOut(
-            actions=[a.value for a in ch.actions], issued_at=ch.issued_at, deadline=ch.deadline
+            actions=[a.value for a in ch.actions],
+            issued_at=ch.issued_at,
+            deadline=ch.deadline,
+            light=[
+                LightStepOut(
+                    colour=s.colour.value, rgb="#{:02x}{:02x}{:02x}".format(*colour_rgb(s.colour)), ms=s.ms
+                )
+                for s in ch.light
+            ],
+            light_waived=ch.light_waived,
         ),
         server_time=ctx.clock(),
         events=[event_out(e) for e in events],
@@ -195,7 +257,7 @@ def open_registration(
     if body.ocr_token:
         image = ctx.ocr_portraits.take(body.ocr_token)
     if image is None and portrait is not None:
-        image = decode_image(_read_upload(ctx, portrait))
+        image = decode_portrait(_read_upload(ctx, portrait))
     doc = IdDocument(
         source=body.document_source,
         kind="resident_id",
@@ -207,6 +269,8 @@ def open_registration(
         valid_until=body.valid_until,
         portrait=image,
         address=body.address,
+        ethnicity=ethnicity_name(body.ethnicity),
+        issuer=(body.issuer or "").strip() or None,
     )
     assert clerk.outlet_id is not None  # clerks are created with an outlet
     cmd = reg.OpenRegistration(
@@ -217,16 +281,10 @@ def open_registration(
         consent=body.consent,
         consent_text_version=body.consent_text_version,
         test_seed=ctx.settings.challenge_test_seed,
+        light_fallback=body.light_fallback,
     )
     opened = reg.open_registration(cmd, deps=ctx.registration_deps())
     return start_capture(ctx, opened, clerk=clerk)
-
-
-def _own_capture(ctx: AppContext, registration_id: str, clerk: Principal) -> CaptureSession:
-    capture = ctx.captures.get(registration_id)
-    if capture.clerk_id != clerk.user_id:
-        raise NotFoundError(Reason.NOT_FOUND, "No capture is open for this registration.")
-    return capture
 
 
 @router.post("/{registration_id}/frames")
@@ -237,41 +295,74 @@ def submit_frames(
     registration_id: str,
     frames: Annotated[list[UploadFile], File(description="JPEG frames in capture order")],
     timestamps: Annotated[str, Form(description="JSON list of capture times (Unix seconds)")],
+    seq: Annotated[
+        int | None,
+        Form(ge=0, description="The batch's number (0, 1, ...): a resent batch is recognised, not re-run"),
+    ] = None,
+    lights: Annotated[
+        str | None,
+        Form(
+            description="JSON list, per frame, of the light-challenge step on screen when grabbed (-1: none)"
+        ),
+    ] = None,
 ) -> FramesOut:
     """Push a batch of live frames into the session; returns the progress events they caused."""
-    capture = _own_capture(ctx, registration_id, clerk)
-    try:
-        times = [float(t) for t in json.loads(timestamps)]
-    except (ValueError, TypeError):
-        raise InputError(Reason.INVALID_REQUEST, "timestamps must be a JSON list of numbers") from None
+    times = _parse_timestamps(timestamps)
     if len(times) != len(frames) or not frames:
         raise InputError(Reason.INVALID_REQUEST, "one timestamp per frame is needed")
     if len(frames) > MAX_FRAMES_PER_POST:
         raise InputError(Reason.REQUEST_TOO_LARGE, f"at most {MAX_FRAMES_PER_POST} frames per request")
-    decoded = [Frame(decode_image(_read_upload(ctx, f)), t) for f, t in zip(frames, times, strict=True)]
-    events = push_frames(capture, decoded, models_lock=ctx.models_lock)
+    stamps = _parse_lights(lights, len(frames))
+    raw: list[RawFrame] = [
+        (_read_upload(ctx, f), t) if lights is None else (_read_upload(ctx, f), t, k)
+        for f, t, k in zip(frames, times, stamps, strict=True)
+    ]
+    if sum(frame_pixels(f[0]) for f in raw) > MAX_DECODED_PIXELS_PER_POST:  # headers only
+        raise InputError(Reason.REQUEST_TOO_LARGE, "the frames of one request decode to too many pixels")
+    capture, events = ctx.captures.push(registration_id, clerk.user_id, raw, seq=seq)
     waiting = capture.session.waiting_for
     return FramesOut(
         events=[event_out(e) for e in events],
         finished=capture.session.done,
         waiting_for=None if waiting is None else waiting.value,
         frames=capture.frames,
+        face_in_view=capture.session.face_in_view,
     )
 
 
 @router.post("/{registration_id}/finish")
 def finish(*, ctx: Ctx, clerk: Clerk, registration_id: str) -> RegistrationOut:
-    """End the capture and decide: liveness, 1:1 match, 1:N search, policy -> outcome with reasons."""
-    capture = _own_capture(ctx, registration_id, clerk)
+    """End the capture and decide: liveness, 1:1 match, 1:N search, policy -> outcome with reasons.
+
+    Asked again after the decision (a lost answer, a worker gone), it returns that decision."""
+    try:
+        capture = ctx.captures.claim(registration_id, clerk.user_id)
+    except (NotFoundError, ConflictError):
+        row = queries.get_registration(ctx.read_engine, registration_id)
+        if row is None or row["outlet_id"] != clerk.outlet_id or row["status"] == "OPEN":
+            raise
+        return _row_out(row)
     deps = ctx.registration_deps()
-    with capture.lock, ctx.models_lock:
-        result = capture.session.finish()  # kept by the session: a failed decision can be retried
-        decided = reg.submit_liveness(registration_id, result, deps=deps, actor=f"clerk:{clerk.user_id}")
-        ctx.captures.pop(registration_id)
+    try:
+        with capture.lock, ctx.models_lock:
+            result = capture.session.finish()  # kept by the session: a failed decision can be retried
+            decided = reg.submit_liveness(
+                registration_id,
+                result,
+                deps=deps,
+                actor=f"clerk:{clerk.user_id}",
+                clerk_id=clerk.user_id,
+                expect_challenge=capture.challenge.nonce,
+            )
+    except BaseException:
+        ctx.captures.release(registration_id, decided=False)
+        raise
+    ctx.captures.release(registration_id, decided=True)
     ctx.metrics.decisions.labels(decided.outcome.value).inc()
     return RegistrationOut(
         id=registration_id,
         status=decided.outcome.value,
+        kind=decided.kind,
         id_masked=capture.id_masked,
         phone_number=capture.phone,
         outlet_id=capture.outlet_id,
@@ -309,8 +400,8 @@ def list_registrations(
     *,
     ctx: Ctx,
     staff: AnyStaff,
-    outlet_id: int | None = None,
-    status: str | None = None,
+    outlet_id: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RegistrationList:
     """Recent registrations, newest first (clerks: their outlet only)."""

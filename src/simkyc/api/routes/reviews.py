@@ -98,9 +98,7 @@ def get_evidence(
     *, ctx: Ctx, supervisor: Supervisor, registration_id: str, which: Literal["id_photo", "live"]
 ) -> Response:
     """One evidence image of an open case, decrypted for this supervisor (audited; never cached)."""
-    ev = reg.review_evidence(
-        registration_id, actor=f"supervisor:{supervisor.user_id}", deps=ctx.registration_deps()
-    )
+    ev = reg.review_evidence(registration_id, staff_id=supervisor.user_id, deps=ctx.registration_deps())
     image = ev.id_photo if which == "id_photo" else (ev.frames[0] if ev.frames else None)
     if image is None:
         raise NotFoundError(Reason.NOT_FOUND, "This evidence image is not available.")

@@ -32,6 +32,7 @@ __all__ = [
     "chip_record_json",
     "crop_portrait",
     "default_regions",
+    "ethnicity_name",
     "mask_id_number",
     "mrz_to_document",
     "parse_back",

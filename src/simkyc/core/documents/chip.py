@@ -20,7 +20,7 @@ the reader; the outlet's reader software writes one JSON object per read::
 The chip stores the photo as a 1 KB "WLT" file in a licensed compressed format that only the
 reader vendor's library decodes. Readers usually also deliver the decoded BMP: send that as
 "bmp". To accept raw WLT, pass a `PortraitDecoder` (an adapter around the vendor's library) to
-`parse_chip_record`; without one a WLT portrait is refused with ID_PHOTO_MISSING.
+`parse_chip_record`; without one a WLT portrait is refused with PORTRAIT_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ __all__ = [
     "ETHNICITIES",
     "PortraitDecoder",
     "chip_record_json",
+    "ethnicity_name",
     "parse_chip_record",
 ]
 
@@ -108,6 +109,14 @@ def _ethnicity(value: object) -> str | None:
     raise _invalid("ethnicity is not a GB 3304 code or name")
 
 
+def ethnicity_name(value: object) -> str | None:
+    """A GB 3304 code ("01") or name ("汉", "汉族") as the name; None when empty.
+
+    :raises DocumentError: ID_RECORD_INVALID for anything else.
+    """
+    return _ethnicity(value)
+
+
 def _portrait(value: object, decoder: PortraitDecoder | None) -> Image | None:
     if value is None:
         return None
@@ -123,7 +132,7 @@ def _portrait(value: object, decoder: PortraitDecoder | None) -> Image | None:
     if fmt == "wlt":
         if decoder is None:
             raise DocumentError(
-                Reason.ID_PHOTO_MISSING,
+                Reason.PORTRAIT_UNAVAILABLE,
                 "the portrait is in the chip's WLT format: configure the reader vendor's decoder "
                 "(PortraitDecoder) or have the reader deliver the decoded BMP",
             )

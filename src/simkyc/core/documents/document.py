@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from simkyc.core.documents.id_number import IdNumber, mask_id_number
+from simkyc.core.documents.names import name_problem
 from simkyc.core.faces.types import Image
 from simkyc.errors import DocumentError, Reason
 
@@ -135,6 +136,8 @@ def validate_document(
         reasons.append(Reason.ID_RECORD_INVALID)
     if require_portrait and doc.portrait is None:
         reasons.append(Reason.ID_PHOTO_MISSING)
+    if name_problem(doc.name) is not None:  # the same rule for the API, the chip record and OCR
+        reasons.append(Reason.NAME_INVALID)
     age = age_on(birth, today) if birth is not None else None
     needs_guardian = age is not None and age < min_age
     if needs_guardian:

@@ -41,7 +41,8 @@ class Adaptation:
     * **name** - what it is, e.g. ``"wccn-lda"``.
     * **embedder** / **embedder_version** - the model whose templates it accepts.
     * **mean** - (D,) subtracted first.
-    * **matrix** - (D, d) applied next; the result is L2-normalised.
+    * **matrix** - (D, d) applied next, or None for the identity (a pure shift: "centre");
+      the result is L2-normalised.
     * **meta** - how it was made (data, folds, command); informational.
     """
 
@@ -49,20 +50,22 @@ class Adaptation:
     embedder: str
     embedder_version: str
     mean: npt.NDArray[np.float32]
-    matrix: npt.NDArray[np.float32]
+    matrix: npt.NDArray[np.float32] | None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.matrix.ndim != 2 or self.mean.shape != (self.matrix.shape[0],):
+        if self.mean.ndim != 1:
+            raise ValueError(f"mean must be (D,), got {self.mean.shape}")
+        if self.matrix is not None and (self.matrix.ndim != 2 or self.mean.shape != (self.matrix.shape[0],)):
             raise ValueError(f"mean {self.mean.shape} does not fit matrix {self.matrix.shape}")
 
     @property
     def in_dim(self) -> int:
-        return int(self.matrix.shape[0])
+        return int(self.mean.shape[0])
 
     @property
     def out_dim(self) -> int:
-        return int(self.matrix.shape[1])
+        return self.in_dim if self.matrix is None else int(self.matrix.shape[1])
 
     @property
     def version(self) -> str:
@@ -70,7 +73,8 @@ class Adaptation:
         h = hashlib.sha256()
         h.update(f"{self.name}|{self.embedder}|{self.embedder_version}|".encode())
         h.update(np.ascontiguousarray(self.mean, dtype=np.float32).tobytes())
-        h.update(np.ascontiguousarray(self.matrix, dtype=np.float32).tobytes())
+        if self.matrix is not None:
+            h.update(np.ascontiguousarray(self.matrix, dtype=np.float32).tobytes())
         return h.hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,7 +88,11 @@ class Adaptation:
             "in_dim": self.in_dim,
             "out_dim": self.out_dim,
             "mean": [float(v) for v in self.mean.astype(np.float32)],
-            "matrix": [[float(v) for v in row] for row in self.matrix.astype(np.float32)],
+            "matrix": (
+                None
+                if self.matrix is None
+                else [[float(v) for v in row] for row in self.matrix.astype(np.float32)]
+            ),
             "meta": self.meta,
         }
 
@@ -100,7 +108,7 @@ class Adaptation:
             embedder=str(data["embedder"]),
             embedder_version=str(data["embedder_version"]),
             mean=np.asarray(data["mean"], dtype=np.float32),
-            matrix=np.asarray(data["matrix"], dtype=np.float32),
+            matrix=None if data.get("matrix") is None else np.asarray(data["matrix"], dtype=np.float32),
             meta=dict(data.get("meta", {})),
         )
         if data.get("version") not in (None, out.version):
@@ -126,7 +134,9 @@ def adapt(adaptation: Adaptation, templates: Templates) -> Templates:
         raise ValueError(f"templates of shape {x.shape}, adaptation expects (N, {adaptation.in_dim})")
     if len(x) == 0:
         return np.empty((0, adaptation.out_dim), dtype=np.float32)
-    y = (x - adaptation.mean) @ adaptation.matrix
+    y = x - adaptation.mean
+    if adaptation.matrix is not None:
+        y = y @ adaptation.matrix
     norms = np.linalg.norm(y, axis=1, keepdims=True)
     out: Templates = (y / np.maximum(norms, 1e-12)).astype(np.float32)
     return out

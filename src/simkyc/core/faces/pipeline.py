@@ -2,12 +2,17 @@
 
 Models are injected (core protocols), so this module stays pure: arrays in,
 frozen dataclasses out. `verify` embeds both chips in one `embed_batch` call, so
-a batched embedder (ONNX) pays its overhead once per verification.
+a batched embedder (ONNX) pays its overhead once per verification. Given an
+executor and a `twin` (a second detector and aligner: model runtimes are not
+thread-safe), `verify` finds and aligns the two faces concurrently; the runtimes
+release the GIL, so on an idle two-core box a verification then waits for the
+slower face rather than both.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -78,12 +83,18 @@ class FacePipeline:
         fallback_detector: Detector | None = None,
         *,
         thresholds: dict[str, QualityThresholds] | None = None,
+        executor: Executor | None = None,
+        twin: FacePipeline | None = None,
     ) -> None:
         self.detector = detector
         self.aligner = aligner
         self.embedder = embedder
         self.fallback_detector = fallback_detector
         self.thresholds = thresholds or {k: QualityThresholds.for_kind(k) for k in ("live", "id_photo")}
+        if (executor is None) != (twin is None):
+            raise ValueError("concurrent locating needs both an executor and a twin pipeline")
+        self._executor = executor
+        self._twin = twin
 
     @property
     def embedder_name(self) -> str:
@@ -120,7 +131,13 @@ class FacePipeline:
         t_align = _ms(t1)
         t2 = time.perf_counter()
         quality = assess_quality(
-            image, main, landmarks, chip, others=others, thresholds=self.thresholds.get(kind)
+            image,
+            main,
+            landmarks,
+            chip,
+            others=others,
+            thresholds=self.thresholds.get(kind),
+            layout=getattr(self.aligner, "landmark_layout", "dlib5"),
         )
         t_quality = _ms(t2)
         return Located(
@@ -146,8 +163,18 @@ class FacePipeline:
 
         :raises FaceError: NO_FACE (detail `kind` says which side).
         """
-        id_loc = self.locate(id_image, kind="id_photo")
-        live_loc = self.locate(live_image, kind="live")
+        if self._executor is not None and self._twin is not None:
+            live_job = self._executor.submit(self._twin.locate, live_image, kind="live")
+            try:
+                id_loc = self.locate(id_image, kind="id_photo")
+            finally:
+                live_err = live_job.exception()
+            if live_err is not None:
+                raise live_err
+            live_loc = live_job.result()
+        else:
+            id_loc = self.locate(id_image, kind="id_photo")
+            live_loc = self.locate(live_image, kind="live")
         t0 = time.perf_counter()
         templates = self.embedder.embed_batch([id_loc.chip, live_loc.chip])
         t_embed = _ms(t0) / 2

@@ -71,7 +71,11 @@ class Detector(Protocol):
 
 @runtime_checkable
 class Aligner(Protocol):
-    """Places facial landmarks for a detection and cuts the chip an embedder expects."""
+    """Places facial landmarks for a detection and cuts the chip an embedder expects.
+
+    An aligner may name its landmark layout in a `landmark_layout` attribute ("dlib5", the default
+    when absent, or "arcface5"), which the quality checks read (`simkyc.core.faces.quality.LAYOUTS`).
+    """
 
     name: str
 

@@ -4,6 +4,10 @@ The server issues the challenge and later checks that the one it receives back
 is its own (`verify_challenge`), unexpired, and, through the caller's store
 keyed by `challenge.nonce` (the challenge id), not used before. Actions are
 drawn with `secrets`, so a client cannot predict them and pre-record a video.
+With a light challenge (`light_colours` > 0) the challenge also carries the colour
+sequence the page flashes (`simkyc.core.liveness.light`); `light_waived` records that a
+light challenge was due but left out for a customer sensitive to flashing light.
+Both are covered by the MAC.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import secrets
 from dataclasses import dataclass, replace
 from hashlib import sha256
 
+from simkyc.core.liveness.light import LightColour, LightStep, draw_light
 from simkyc.core.liveness.types import Action
 from simkyc.errors import LivenessError, Reason
 
@@ -41,6 +46,8 @@ class Challenge:
     issued_at: float
     deadline: float
     mac: str = ""
+    light: tuple[LightStep, ...] = ()  # the colour sequence to flash; empty: no light challenge
+    light_waived: bool = False  # a light challenge was due and was left out (flash-sensitive customer)
 
     @property
     def challenge_id(self) -> str:
@@ -49,17 +56,26 @@ class Challenge:
     def message(self) -> bytes:
         """The canonical bytes the MAC covers (times to the millisecond)."""
         acts = ",".join(a.value for a in self.actions)
-        return f"{_VERSION}|{self.nonce}|{acts}|{self.issued_at:.3f}|{self.deadline:.3f}".encode()
+        text = f"{_VERSION}|{self.nonce}|{acts}|{self.issued_at:.3f}|{self.deadline:.3f}"
+        if self.light:
+            text += "|light=" + ",".join(f"{s.colour.value}:{s.ms}" for s in self.light)
+        if self.light_waived:
+            text += "|light_waived"
+        return text.encode()
 
     def to_token(self) -> str:
         """A URL-safe string to hand to the capture page and get back with the frames."""
-        body = {
+        body: dict[str, object] = {
             "a": [a.value for a in self.actions],
             "n": self.nonce,
             "i": round(self.issued_at, 3),
             "d": round(self.deadline, 3),
             "m": self.mac,
         }
+        if self.light:
+            body["l"] = [[s.colour.value, s.ms] for s in self.light]
+        if self.light_waived:
+            body["w"] = 1
         return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
     @classmethod
@@ -76,6 +92,8 @@ class Challenge:
                 issued_at=float(body["i"]),
                 deadline=float(body["d"]),
                 mac=str(body["m"]),
+                light=tuple(LightStep(LightColour(c), int(ms)) for c, ms in body.get("l", [])),
+                light_waived=bool(body.get("w", 0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise LivenessError(Reason.CHALLENGE_INVALID, "malformed challenge token") from exc
@@ -115,11 +133,15 @@ def new_challenge(
     n_actions: int = 2,
     ttl_s: float = DEFAULT_TTL_S,
     seed: int | None = None,
+    light_colours: int = 0,
+    light_waived: bool = False,
 ) -> Challenge:
     """A signed challenge of `n_actions` (2 or 3) distinct actions in random order.
 
-    `seed` is for tests only: it makes the draw (actions and nonce) reproducible;
-    without it everything comes from `secrets`.
+    `light_colours` > 0 adds a light challenge of that many colours (`draw_light`);
+    `light_waived` records that one was due but left out. `seed` is for tests only: it
+    makes the draw (actions, nonce, colours) reproducible; without it everything comes
+    from `secrets`.
     """
     if n_actions not in (2, 3):
         raise ValueError("a challenge has 2 or 3 actions")
@@ -133,7 +155,14 @@ def new_challenge(
         rng = det
         nonce = det.getrandbits(128).to_bytes(16, "big").hex()
     actions = tuple(rng.sample(pool, n_actions))
+    light = draw_light(rng, n_colours=light_colours) if light_colours > 0 else ()
     issued = round(now, 3)
-    return sign_challenge(
-        Challenge(actions=actions, nonce=nonce, issued_at=issued, deadline=round(issued + ttl_s, 3)), key
+    ch = Challenge(
+        actions=actions,
+        nonce=nonce,
+        issued_at=issued,
+        deadline=round(issued + ttl_s, 3),
+        light=light,
+        light_waived=light_waived and not light,
     )
+    return sign_challenge(ch, key)

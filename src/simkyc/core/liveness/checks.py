@@ -59,7 +59,9 @@ class FrameFreshness:
     are 32x24 grey frames (`signals.frame_thumbnail`); a frame is a repeat when its
     mean absolute difference to any earlier frame is below `repeat_mad` grey levels
     (a live camera never delivers the same frame twice: sensor noise alone moves it),
-    and out of order when it sits apart from both neighbours that agree with each other.
+    and out of order when it sits apart from both neighbours that agree with each other. The
+    order test compares thumbnails with their mean grey level removed: an exposure step of the
+    camera next to a flash of the light challenge changes a frame's brightness, not its order.
     """
 
     issued_at: float
@@ -71,6 +73,7 @@ class FrameFreshness:
     order_ratio: float = 0.5
     last_ts: float | None = None
     last_change: float = 0.0  # mean grey difference to the previous accepted frame (a cut is large)
+    _last_shape_change: float = 0.0  # the same with each thumbnail's mean removed
     _thumbs: FloatArray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
     _count: int = 0
 
@@ -92,13 +95,18 @@ class FrameFreshness:
             if float(mad.min()) < self.repeat_mad:
                 return "repeated_frame"
             change = float(mad[self._count - 1])
+            c = thumb - thumb.mean()
+            b = self._thumbs[self._count - 1] - self._thumbs[self._count - 1].mean()
+            shape_change = float(np.abs(c - b).mean())
             if self._count >= 2:
                 # frames a, b, c in a row: if b differs from both neighbours while a and c agree,
                 # b does not lie between them in time (a reordered run); natural clips never did this
-                step = min(self.last_change, change)
-                if step > self.order_floor and float(mad[self._count - 2]) < self.order_ratio * step:
+                a = self._thumbs[self._count - 2] - self._thumbs[self._count - 2].mean()
+                step = min(self._last_shape_change, shape_change)
+                if step > self.order_floor and float(np.abs(c - a).mean()) < self.order_ratio * step:
                     return "frame_out_of_order"
             self.last_change = change
+            self._last_shape_change = shape_change
         if self._count == len(self._thumbs):  # grow by doubling
             grown = np.empty((max(64, 2 * self._count), thumb.size), dtype=np.float32)
             if self._count:

@@ -9,13 +9,17 @@ once with a `failed` event. `finish()` then runs the whole-session checks:
 every action seen, one continuous face (track continuity and, with an
 `Embedder`, agreeing templates at start, middle, end and every track restart),
 a head that is not a plane (homography residual between the frontal and the
-turned frames) and the passive screen and print cues.
+turned frames), a stream without cuts (`continuity`), the passive screen and
+print cues, and, when the challenge carries one, the face's answer to the light
+sequence (`light_check`). Everything the session keeps is plain data (numbers,
+arrays, dataclasses) besides its two injected collaborators.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from hashlib import sha256
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +27,9 @@ import numpy.typing as npt
 from simkyc.core.faces.types import Embedder, Image
 from simkyc.core.liveness.challenge import Challenge
 from simkyc.core.liveness.checks import FrameFreshness, PlanarFlow, planar_residual
+from simkyc.core.liveness.continuity import StreamContinuity
+from simkyc.core.liveness.light import LightColour
+from simkyc.core.liveness.light_check import LightConfig, LightSample, light_check, light_sample
 from simkyc.core.liveness.passive import PassiveCues, passive_cues
 from simkyc.core.liveness.signals import (
     eye_aspect_ratio,
@@ -88,6 +95,8 @@ class LivenessConfig:
     # image-level model does not separate this webcam's live frames from its replay, so it decides little)
     passive_max_score: float = 4.0
     best_frames: int = 5  # averaged into one template for the 1:1 match (K=5 measured in eval accuracy)
+    continuity: bool = True  # refuse a stream with cuts (STREAM_DISCONTINUITY)
+    light: LightConfig = field(default_factory=LightConfig)  # used when the challenge carries a sequence
 
 
 @dataclass(slots=True)
@@ -237,6 +246,8 @@ class LivenessSession:
         self._frames = 0
         self._flow = PlanarFlow()
         self._parallax: list[tuple[float, float]] = []  # (pose deviation, flow homography residual)
+        self._continuity = StreamContinuity()
+        self._light: list[LightSample] = []  # one per frame stamped with a step of challenge.light
 
     # -- public ------------------------------------------------------------------------------
 
@@ -246,7 +257,17 @@ class LivenessSession:
 
     @property
     def done(self) -> bool:
-        return self._failed is not None or self.waiting_for is None
+        """Failed, or every action seen and (with a light challenge) its white tail reached: the
+        frames after that cannot change the decision."""
+        if self._failed is not None:
+            return True
+        tail = len(self.challenge.light) - 1
+        return self.waiting_for is None and (tail < 0 or any(s.step == tail for s in self._light))
+
+    @property
+    def face_in_view(self) -> bool:
+        """Whether the last frame pushed showed a usable face (the page's "face not found" hint)."""
+        return bool(self._signals) and bool(self._signals[-1].face_ok)
 
     def start(self, now: float) -> list[ProgressEvent]:
         """The first event for the page: what to do first."""
@@ -268,6 +289,7 @@ class LivenessSession:
             return self._fail(Reason.STALE_OR_REPLAYED_FRAMES, t)
         obs = self._analyzer.observe(frame.image)
         if obs is None:
+            self._unmeasured(frame)
             return self._no_face(t)
         if obs.detected and obs.faces_seen > 1:
             return self._fail(Reason.MULTIPLE_FACES, t)
@@ -309,12 +331,26 @@ class LivenessSession:
         ear = float(np.percentile(ears, 80)) if ears else 0.0
         return ear, yaw, pitch
 
+    def _stamp(self, frame: Frame) -> int | None:
+        """The frame's light step when the challenge has a light sequence and the stamp is one of it."""
+        return frame.light if 0 <= frame.light < len(self.challenge.light) else None
+
+    def _unmeasured(self, frame: Frame) -> None:
+        """A frame without a usable face: continuity loses the face; a stamped frame counts, unmeasured."""
+        step = self._stamp(frame)
+        self._continuity.update(
+            frame.timestamp, self._fresh.last_change, None, math.nan, math.nan, lit=step is not None
+        )
+        if step is not None:
+            self._light.append(LightSample(frame.timestamp, step, None, None))
+
     def _with_face(self, frame: Frame, obs: FaceObservation) -> list[ProgressEvent]:
         cfg = self.config
         t, image, lm = frame.timestamp, frame.image, obs.landmarks
         iod = inter_ocular(lm)
         if iod < cfg.min_face_px:
             self._small_since = t if self._small_since is None else self._small_since
+            self._unmeasured(frame)
             return self._no_face(t)
         self._small_since = None
         pose = head_pose(lm, (image.shape[0], image.shape[1]))
@@ -323,6 +359,10 @@ class LivenessSession:
         sharp, bright = sharpness_exposure(grey)
         s = FrameSignals(t, (er + el) / 2, pose.yaw, pose.pitch, pose.roll, sharp, bright, iod, True)
         aspect = face_aspect(lm)
+        step = self._stamp(frame)
+        self._continuity.update(t, self._fresh.last_change, lm, pose.yaw, pose.pitch, lit=step is not None)
+        if step is not None:
+            self._light.append(light_sample(image, lm, timestamp=t, step=step))
         self._signals.append(s)
         self._last_face_t = t
         self._tracked.append(_Tracked(t, lm, s, obs.track_id))
@@ -354,7 +394,8 @@ class LivenessSession:
         if t - self._last_passive_t >= cfg.passive_every_s:
             self._passive.append(passive_cues(image, lm))
             self._last_passive_t = t
-        self._consider_best(image, s, ear_base, yaw_base, pitch_base)
+        if step is None or self.challenge.light[step].colour is LightColour.WHITE:  # no tinted face to match
+            self._consider_best(image, s, ear_base, yaw_base, pitch_base)
         if len(self._yaws) >= cfg.min_baseline_frames:
             dev = math.hypot(s.yaw - yaw_base, s.pitch - pitch_base)
             residual = self._flow.update(image, lm, dev)
@@ -412,9 +453,13 @@ class LivenessSession:
             reasons.extend(self._same_face(scores))
             reasons.extend(self._planar(scores))
             reasons.extend(self._passive_decision(scores))
+            reasons.extend(self._continuous(scores))
+            reasons.extend(self._light_decision(scores))
         ear_base, _, _ = self._baselines() if self._yaws else (0.0, 0.0, 0.0)
         scores["ear_baseline"] = ear_base
         passed = not reasons
+        if passed and self.challenge.light_waived:
+            reasons.append(Reason.LIGHT_CHALLENGE_WAIVED)  # passed, but a supervisor must confirm
         final = ProgressEvent(
             EventKind.PASSED if passed else EventKind.FAILED,
             self._tracked[-1].timestamp if self._tracked else (self._first_t or 0.0),
@@ -487,6 +532,31 @@ class LivenessSession:
         residual = float(np.median([r for _, r in usable[:3]]))
         scores["planar_residual"] = residual
         return [Reason.SPOOF_PLANAR_MOTION] if residual < cfg.planar_max_residual else []
+
+    def _continuous(self, scores: dict[str, float]) -> list[Reason]:
+        """STREAM_DISCONTINUITY when the stream jumps where a live camera cannot (see `continuity`)."""
+        _, yaw_b, pitch_b = self._baselines() if self._yaws else (0.0, 0.0, 0.0)
+        cuts = self._continuity.cuts(yaw_b, pitch_b)
+        scores["stream_cuts"] = float(len(cuts))
+        if cuts:
+            scores["stream_cut_at"] = cuts[0].after
+        if cuts and self.config.continuity:
+            return [Reason.STREAM_DISCONTINUITY]
+        return []
+
+    def _light_decision(self, scores: dict[str, float]) -> list[Reason]:
+        """The face's answer to the challenge's light sequence (nothing when it has none)."""
+        if not self.challenge.light:
+            return []
+        seed = int.from_bytes(sha256(self.challenge.nonce.encode()).digest()[:8], "big")
+        result = light_check(self._light, self.challenge.light, config=self.config.light, seed=seed)
+        scores["light_frames"] = float(result.stamped)
+        scores["light_frames_measured"] = float(result.measured)
+        for name in ("corr", "lag_s", "p_value", "gain", "ring_share", "dark_ratio"):
+            value = float(getattr(result, name))
+            if math.isfinite(value):
+                scores[f"light_{name}"] = value
+        return [] if result.reason is None else [result.reason]
 
     def _passive_decision(self, scores: dict[str, float]) -> list[Reason]:
         if not self._passive:

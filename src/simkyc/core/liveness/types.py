@@ -42,10 +42,15 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One captured frame: RGB image and its capture timestamp in seconds."""
+    """One captured frame: RGB image, its capture timestamp in seconds, and its light stamp.
+
+    `light` is the index of the light-challenge step the page had on screen when it
+    grabbed the frame (`Challenge.light`), or -1 (`light.LIGHT_NONE`) when none was shown.
+    """
 
     image: Image
     timestamp: float
+    light: int = -1
 
 
 @dataclass(frozen=True, slots=True)

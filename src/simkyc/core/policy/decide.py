@@ -4,12 +4,14 @@ Precedence, first match wins:
 
 1. rule refusals (blocklist, quota, nationwide cap, too frequent, document, consent) -> REJECTED;
 2. a failed liveness check: spoof-type reasons -> REJECTED; capture problems (an action not
-   seen, timeout, face lost) -> RETRY while attempts remain, then REJECTED;
+   seen, timeout, face lost, the light sequence not captured through) -> RETRY while attempts
+   remain, then REJECTED;
 3. quality findings on the chosen live frames -> RETRY (same attempt rule);
 4. the 1:1 score: below the review threshold -> REJECTED FACE_MISMATCH; in the band between the
    review and accept thresholds -> REVIEW (REVIEW_BAND);
 5. the same face registered under another ID -> REVIEW (DUPLICATE_FACE_OTHER_ID, never an
-   automatic rejection);
+   automatic rejection); a passed liveness check whose light challenge was waived for a
+   flash-sensitive customer -> REVIEW (LIGHT_CHALLENGE_WAIVED: a supervisor confirms);
 6. otherwise APPROVED (FACE_MATCH).
 """
 
@@ -38,7 +40,9 @@ _HARD_LIVENESS = frozenset(
         Reason.SPOOF_PLANAR_MOTION,
         Reason.SPOOF_SCREEN,
         Reason.SPOOF_PRINT,
+        Reason.SPOOF_NO_LIGHT_RESPONSE,
         Reason.STALE_OR_REPLAYED_FRAMES,
+        Reason.STREAM_DISCONTINUITY,
         Reason.FACE_CHANGED,
         Reason.CHALLENGE_INVALID,
         Reason.MULTIPLE_FACES,
@@ -158,6 +162,8 @@ def decide(
         reasons_review.append(Reason.REVIEW_BAND)
     if evidence.duplicate_other_ids > 0:
         reasons_review.append(Reason.DUPLICATE_FACE_OTHER_ID)
+    if Reason.LIGHT_CHALLENGE_WAIVED in evidence.liveness_reasons:
+        reasons_review.append(Reason.LIGHT_CHALLENGE_WAIVED)
     if reasons_review:
         return out(Outcome.REVIEW, *reasons_review)
     return out(Outcome.APPROVED, Reason.FACE_MATCH)

@@ -61,6 +61,8 @@ class Policy:
     consent_text_version: str = "face-consent-v1"
     liveness_actions: int = 2
     challenge_ttl_seconds: int = 120
+    light_challenge: bool = False  # flash a colour sequence and check the face's reflection (issue 16)
+    light_colours: int = 6  # colours per light sequence (4..12), between a white lead-in and tail
     max_attempts: int = 3  # RETRY captures allowed on one registration before it is REJECTED
     retention: Retention = field(default_factory=Retention)
 
@@ -101,6 +103,8 @@ class Policy:
                 duplicate_k=int(match.pop("duplicate_k", 5)),
                 liveness_actions=int(live.pop("actions", 2)),
                 challenge_ttl_seconds=int(live.pop("ttl_seconds", 120)),
+                light_challenge=_flag(live.pop("light", False)),
+                light_colours=int(live.pop("light_colours", 6)),
                 blocklists=Blocklists(
                     id_numbers=frozenset(str(x).strip().upper() for x in block.pop("id_numbers", [])),
                     id_region_prefixes=tuple(str(x) for x in block.pop("id_region_prefixes", [])),
@@ -120,8 +124,17 @@ class Policy:
             raise InputError(Reason.INVALID_REQUEST, f"malformed policy ({exc})") from None
         if policy.quota_per_operator < 1 or policy.max_attempts < 1 or not 1 <= policy.liveness_actions <= 4:
             raise InputError(Reason.INVALID_REQUEST, "policy values out of range")
+        if not 4 <= policy.light_colours <= 12:
+            raise InputError(Reason.INVALID_REQUEST, "liveness.light_colours must be 4 to 12")
         if policy.retention.audit_days < 1095:
             raise InputError(
                 Reason.INVALID_REQUEST, "audit entries must be kept at least 3 years (1095 days)"
             )
         return policy
+
+
+def _flag(value: Any) -> bool:
+    """A TOML boolean; anything else (a string "false" would be truthy) is refused."""
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value

@@ -55,6 +55,7 @@ function show(name) {
   $$(".screen").forEach((s) => { s.hidden = s.id !== "screen-" + name; });
   document.body.dataset.screen = name;
   if (name !== "camera") stopCamera();
+  readerWatch(name === "intake");
   const loaders = { mine: loadMine, reviews: loadReviews, audit: loadAudit, dashboard: loadDashboard, admin: loadAdmin };
   if (loaders[name]) loaders[name]().catch((e) => console.error(e));
 }
@@ -62,7 +63,9 @@ function show(name) {
 function renderWho() {
   const nav = $("#nav");
   if (!state.user) { $("#who").textContent = ""; nav.hidden = true; return; }
-  $("#who").textContent = `${state.user.username} · ${state.user.role}` + (state.user.outlet_id ? ` · #${state.user.outlet_id}` : "");
+  const u = state.user;
+  const outlet = u.outlet_code ? ` · ${u.outlet_code} ${u.outlet_name || ""}`.trimEnd() : (u.outlet_id ? ` · #${u.outlet_id}` : "");
+  $("#who").textContent = `${u.username} · ${u.role}` + outlet;
   nav.hidden = false;
   $$("#nav [data-role]").forEach((b) => { b.hidden = !b.dataset.role.split(" ").includes(state.user.role); });
 }
@@ -83,7 +86,10 @@ $("#login-form").addEventListener("submit", async (ev) => {
     state.token = out.token; state.user = out.user;
     sessionStorage.setItem("simkyc.token", out.token); sessionStorage.setItem("simkyc.user", JSON.stringify(out.user));
     ev.target.reset(); renderWho(); show(HOME[out.user.role]);
-  } catch (e) { showError($("#login-error"), e); }
+  } catch (e) {
+    if (e instanceof ApiError && e.reason === "NOT_AUTHENTICATED") $("#login-error").textContent = LANG === "zh" ? t("login_failed") : (e.body && e.body.detail) || t("login_failed");
+    else showError($("#login-error"), e);
+  }
 });
 $("#logout").addEventListener("click", async () => { try { await api("POST", "/api/auth/logout"); } catch (e) { /* already gone */ } signOut(); });
 $$("#nav [data-go]").forEach((b) => b.addEventListener("click", () => show(b.dataset.go)));
@@ -121,25 +127,83 @@ function sexCode(v) {
   return s === "2" || s === "F" || s === "女" ? "F" : "M";
 }
 
+// GB 3304 ethnic groups in code order (01 汉 ... 56 基诺), as the chip stores them.
+const ETHNIC = ("汉 蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 拉祜 水 东乡 纳西 景颇 " +
+  "柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺").split(" ");
+function ethnicName(v) {
+  const s = String(v || "").trim();
+  if (/^[0-9]{1,2}$/.test(s)) { const n = Number(s); return n >= 1 && n <= ETHNIC.length ? ETHNIC[n - 1] : n === 97 ? "其他" : n === 98 ? "外国血统中国籍人士" : s; }
+  return s.replace(/族$/, "");
+}
+
+/* A simkyc-chip-record/1 object (file upload or the reader bridge) into the form and the portrait. */
+function fillFromRecord(rec) {
+  const until = String(rec.valid_until || "");
+  fillForm({
+    name: rec.name || "", id_number: rec.id_number || "", sex: sexCode(rec.sex), birth_date: ymd(rec.birth_date),
+    valid_from: ymd(rec.valid_from), valid_until: /长期|long/i.test(until) ? "" : ymd(until), address: rec.address || "",
+    ethnicity: ethnicName(rec.ethnicity), issuer: rec.issuer || "",
+  });
+  state.source = "chip";
+  if (rec.portrait && rec.portrait.data && rec.portrait.format !== "wlt") {
+    const bin = Uint8Array.from(atob(rec.portrait.data), (c) => c.charCodeAt(0));
+    setPortrait(new Blob([bin], { type: "image/" + (rec.portrait.format || "jpeg") }));
+  }
+  $("#ocr-status").textContent = "";
+}
+
 $("#chip-file").addEventListener("change", async (ev) => {
   const file = ev.target.files[0];
   $("#intake-error").textContent = "";
   if (!file) return;
   try {
-    const rec = JSON.parse(await file.text());
-    const until = String(rec.valid_until || "");
-    fillForm({
-      name: rec.name || "", id_number: rec.id_number || "", sex: sexCode(rec.sex), birth_date: ymd(rec.birth_date),
-      valid_from: ymd(rec.valid_from), valid_until: /长期|long/i.test(until) ? "" : ymd(until), address: rec.address || "",
-    });
-    state.source = "chip";
-    if (rec.portrait && rec.portrait.data) {
-      const bin = Uint8Array.from(atob(rec.portrait.data), (c) => c.charCodeAt(0));
-      setPortrait(new Blob([bin], { type: "image/" + (rec.portrait.format || "jpeg") }));
-    }
-    $("#ocr-status").textContent = "";
+    fillFromRecord(JSON.parse(await file.text()));
     $("#intake-status").textContent = t("chip_done");
   } catch (e) { $("#intake-error").textContent = reasonText("ID_RECORD_INVALID", "The ID reader record is malformed."); }
+});
+
+/* ---------- the outlet PC's card reader (`simkyc reader serve` on localhost) ---------- */
+const reader = { timer: null, status: null, gen: 0 };
+function readerUrl() { return state.user && state.user.reader_bridge_url; }
+
+async function readerPoll() {
+  const base = readerUrl();
+  if (!base) return;
+  let st;
+  try {
+    const res = await fetch(base.replace(/\/$/, "") + "/status", { cache: "no-store" });
+    st = await res.json();
+  } catch (e) { st = { status: "offline" }; }
+  reader.status = st;
+  const el = $("#reader-status");
+  const key = { waiting: "reader_waiting", ready: "reader_ready", offline: "reader_offline" }[st.status];
+  el.textContent = key ? t(key) : reasonText(st.reason, st.message);
+  $("#reader-read").disabled = st.status !== "ready";
+}
+
+function readerWatch(on) {
+  const gen = ++reader.gen; // a newer call (another screen) ends this watch
+  if (reader.timer) { clearTimeout(reader.timer); reader.timer = null; }
+  if (!on || !readerUrl()) { $("#reader-status").textContent = readerUrl() ? "" : t("reader_offline"); return; }
+  const tick = async () => {
+    await readerPoll();
+    // every second while a reader answers; every 5 s while none does (no bridge on this PC)
+    if (gen === reader.gen) reader.timer = setTimeout(tick, reader.status && reader.status.status !== "offline" ? 1000 : 5000);
+  };
+  tick();
+}
+
+$("#reader-read").addEventListener("click", async () => {
+  $("#intake-error").textContent = "";
+  try {
+    const res = await fetch(readerUrl().replace(/\/$/, "") + "/card", { cache: "no-store" });
+    const out = await res.json();
+    if (out.status !== "ready" || !out.record) { $("#intake-error").textContent = reasonText(out.reason || "CARD_NOT_FOUND", out.message); return; }
+    fillFromRecord(out.record);
+    const noPortrait = (out.warnings || []).includes("PORTRAIT_UNAVAILABLE");
+    if (noPortrait) setPortrait(null);
+    $("#intake-status").textContent = noPortrait ? t("reader_no_portrait") : t("reader_filled");
+  } catch (e) { $("#intake-error").textContent = t("reader_offline"); }
 });
 
 $("#card-file").addEventListener("change", async (ev) => {
@@ -155,6 +219,7 @@ $("#card-file").addEventListener("change", async (ev) => {
     fillForm({
       name: f.name || "", id_number: f.id_number || "", sex: f.sex ? sexCode(f.sex) : undefined,
       birth_date: ymd(f.birth_date), valid_from: ymd(f.valid_from), valid_until: ymd(f.valid_until), address: f.address || "",
+      ethnicity: f.ethnicity ? ethnicName(f.ethnicity) : undefined, issuer: f.issuer || undefined,
     });
     $("#ocr-status").textContent = t("ocr_done") + (out.unreadable && out.unreadable.length ? " (" + out.unreadable.join(", ") + ")" : "");
   } catch (e) { showError($("#ocr-status"), e); }
@@ -166,6 +231,7 @@ $("#intake-form").addEventListener("submit", (ev) => {
   const f = Object.fromEntries(new FormData(ev.target).entries());
   f.id_number = f.id_number.toUpperCase();
   f.valid_until = f.valid_until || null;
+  f.ethnicity = f.ethnicity || null; f.issuer = f.issuer || null;
   state.fields = f;
   $("#intake-error").textContent = "";
   $("#consent-box").checked = false; $("#consent-go").disabled = true;
@@ -179,7 +245,7 @@ $("#consent-go").addEventListener("click", async () => {
   $("#consent-error").textContent = "";
   $("#consent-go").disabled = true;
   const fd = new FormData();
-  fd.append("fields", JSON.stringify({ ...state.fields, document_source: state.source, consent: true, consent_text_version: "face-consent-zh-v1" }));
+  fd.append("fields", JSON.stringify({ ...state.fields, document_source: state.source, consent: true, consent_text_version: "face-consent-zh-v1", light_fallback: $("#light-fallback").checked }));
   fd.append("portrait", state.portrait, "portrait");
   try {
     state.reg = await api("POST", "/api/registrations", fd);
@@ -203,6 +269,46 @@ function renderSteps(actions, done, current) {
 
 function stopCamera() {
   if (state.stream) { state.stream.getTracks().forEach((tr) => tr.stop()); state.stream = null; }
+  endLight();
+}
+
+/* Light challenge: the server's colours fill the screen around the camera stage, one after another;
+   every grabbed frame carries the index of the colour on screen when it was grabbed (-1: none). The
+   sequence starts LIGHT_LEAD_MS after the first camera frame (exposure settles), timed on
+   performance.now() and painted on animation frames. */
+const LIGHT_LEAD_MS = 1000;
+const light = { steps: [], bounds: [], t0: null, raf: 0 };
+
+function lightStepAt(now) {
+  if (light.t0 === null || now < light.t0) return -1;
+  const e = now - light.t0;
+  for (let k = 0; k < light.steps.length; k++) if (e < light.bounds[k + 1]) return k;
+  return -1;
+}
+
+function lightActive(now, marginMs) {
+  return light.t0 !== null && now >= light.t0 - marginMs && now < light.t0 + light.bounds[light.steps.length] + marginMs;
+}
+
+function startLight(steps, t0) {
+  light.steps = steps; light.t0 = t0; light.bounds = [0];
+  steps.forEach((st) => light.bounds.push(light.bounds[light.bounds.length - 1] + st.ms));
+  const overlay = $("#light-overlay");
+  const paint = () => {
+    const now = performance.now();
+    const k = lightStepAt(now);
+    if (k >= 0) { overlay.style.background = light.steps[k].rgb; overlay.hidden = false; document.body.classList.add("flashing"); }
+    if (now >= light.t0 + light.bounds[light.steps.length]) { endLight(); return; }
+    light.raf = requestAnimationFrame(paint);
+  };
+  light.raf = requestAnimationFrame(paint);
+}
+
+function endLight() {
+  if (light.raf) cancelAnimationFrame(light.raf);
+  light.raf = 0;
+  $("#light-overlay").hidden = true;
+  document.body.classList.remove("flashing");
 }
 
 async function runCapture() {
@@ -213,6 +319,15 @@ async function runCapture() {
   const done = new Set();
   let current = 0;
   renderSteps(ch.actions, done, current);
+  const steps = ch.light || [];
+  light.t0 = null;
+  $("#light-note").hidden = !ch.light_waived;
+  if (steps.length) { // readiness: what is about to happen, then the clerk starts it
+    $("#light-ready").hidden = false;
+    prompt.textContent = t("face_in_oval");
+    await new Promise((r) => $("#light-start").addEventListener("click", r, { once: true }));
+    $("#light-ready").hidden = true;
+  }
   prompt.textContent = t("camera_starting");
   try {
     state.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
@@ -223,8 +338,8 @@ async function runCapture() {
   const offset = reg.server_time - Date.now() / 1000;
   const canvas = document.createElement("canvas");
   const ctx2d = canvas.getContext("2d");
-  let pending = [], sent = 0, finished = false, inflight = null;
-  prompt.textContent = t(PROMPT[ch.actions[0]]);
+  let pending = [], sent = 0, finished = false, inflight = null, noFaceSince = null;
+  prompt.textContent = steps.length ? t("light_look") : t(PROMPT[ch.actions[0]]);
 
   // One grab at a time (so frames stay in capture order), and only of a frame the camera has
   // actually delivered since the last grab: a stalled camera must not look like a replayed frame.
@@ -237,15 +352,18 @@ async function runCapture() {
       canvas.width = w; canvas.height = h;
       ctx2d.drawImage(video, 0, 0, w, h);
       const ts = Date.now() / 1000 + offset;
+      const lit = lightStepAt(performance.now());
       const blob = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.85));
-      if (blob) pending.push({ blob, ts });
+      if (blob) pending.push({ blob, ts, light: lit });
     } finally { grabbing = false; }
   };
   if ("requestVideoFrameCallback" in video) {
     const onFrame = (now) => {
       if (finished || !state.stream) return;
       fresh = true;
-      if (now - lastGrab >= 95) { lastGrab = now; grab(); }
+      if (steps.length && light.t0 === null) startLight(steps, performance.now() + LIGHT_LEAD_MS);
+      const every = lightActive(performance.now(), 300) ? 30 : 95; // every camera frame while flashing
+      if (now - lastGrab >= every) { lastGrab = now; grab(); }
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
@@ -257,6 +375,7 @@ async function runCapture() {
     const fd = new FormData();
     batch.forEach((f, i) => fd.append("frames", f.blob, `f${i}.jpg`));
     fd.append("timestamps", JSON.stringify(batch.map((f) => f.ts)));
+    if (steps.length) fd.append("lights", JSON.stringify(batch.map((f) => f.light)));
     inflight = api("POST", `/api/registrations/${reg.id}/frames`, fd);
     try {
       const out = await inflight;
@@ -269,17 +388,28 @@ async function runCapture() {
       }
       if (out.finished) finished = true;
       renderSteps(ch.actions, done, current);
-      prompt.textContent = finished ? t("deciding") : current < ch.actions.length ? t(PROMPT[ch.actions[current]]) : t("deciding");
+      const flashing = lightActive(performance.now(), 0);
+      prompt.textContent = finished ? t("deciding") : flashing ? t("light_look") : current < ch.actions.length ? t(PROMPT[ch.actions[current]]) : t("deciding");
+      noFaceSince = out.face_in_view === false ? (noFaceSince || Date.now()) : null;
+      const lost = !finished && noFaceSince !== null && Date.now() - noFaceSince > 1500;
+      prompt.classList.toggle("warn", lost);
+      if (lost) prompt.textContent = t("no_face");
     } finally { inflight = null; }
   };
 
   // Browsers without requestVideoFrameCallback: a plain 10 frames/s timer.
-  const grabTimer = "requestVideoFrameCallback" in video ? null : setInterval(() => { fresh = true; grab(); }, 100);
+  const grabTimer = "requestVideoFrameCallback" in video ? null : setInterval(() => {
+    if (steps.length && light.t0 === null && video.videoWidth) startLight(steps, performance.now() + LIGHT_LEAD_MS);
+    fresh = true; grab();
+  }, 100);
   try {
     while (!finished) {
       const left = Math.max(0, ch.deadline - (Date.now() / 1000 + offset));
       $("#countdown").textContent = t("seconds_left", { s: Math.ceil(left) });
       if (left <= 0) break;
+      if (!lightActive(performance.now(), 0) && steps.length && light.t0 !== null && prompt.textContent === t("light_look")) {
+        prompt.textContent = current < ch.actions.length ? t(PROMPT[ch.actions[current]]) : t("deciding");
+      }
       await new Promise((r) => setTimeout(r, 350));
       await flush();
     }
@@ -318,7 +448,7 @@ function showResult(r) {
   show("result");
 }
 $("#result-next").addEventListener("click", () => {
-  $("#intake-form").reset(); setPortrait(null); state.fields = null; state.reg = null;
+  $("#intake-form").reset(); setPortrait(null); state.fields = null; state.reg = null; $("#light-fallback").checked = false;
   $("#chip-file").value = ""; $("#card-file").value = ""; $("#ocr-status").textContent = ""; $("#intake-error").textContent = "";
   $("#intake-status").textContent = "";
   show("intake");
