@@ -7,7 +7,9 @@ listing each check (masked number, answer, time). Under load each commit (one ha
 carries many checks, so the chain costs a fraction of a millisecond per check, and no answered
 check can be missing from the log after a SIGKILL. The commit runs on the loop's own thread, as
 the platform check's read does: a writer thread would wait for the interpreter lock behind the
-busy loop at every step of its commit.
+busy loop at every step of its commit. On PostgreSQL the commit is network round trips and the
+server's fsync, time the loop would sit idle: there one writer thread commits while the loop goes on
+serving, and everything queued meanwhile goes into the next commit as soon as it returns.
 
 On SQLite the commit uses its own connection with `synchronous=NORMAL` (WAL mode): a commit is in
 the WAL, in the operating system's hands, before the answer leaves, so a crash or SIGKILL of the
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +37,7 @@ __all__ = ["AuditBatcher"]
 log = logging.getLogger("simkyc.api")
 
 Entry = dict[str, Any]
+_Durable = tuple[Entry, "asyncio.Future[None]"]
 
 
 class AuditBatcher:
@@ -47,13 +51,19 @@ class AuditBatcher:
         self.interval_s = interval_s
         self.max_batch = max_batch
         self._queue: list[Entry] = []  # `add`: written by the background thread
-        self._durable: list[tuple[Entry, asyncio.Future[None]]] = []  # `record`: written on the loop
+        self._durable: list[_Durable] = []  # `record`: committed before each answer leaves
         self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop a commit is scheduled on
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # PostgreSQL: commit on one writer thread (see the module docstring); SQLite: on the loop
+        self._committer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="simkyc-audit-commit")
+            if self.db.engine.dialect.name != "sqlite"
+            else None
+        )
 
     async def record(self, *, actor: str, action: str, obj: str, details: dict[str, Any]) -> None:
         """Queue one entry and return once it is committed (the caller answers only then)."""
@@ -69,24 +79,50 @@ class AuditBatcher:
         await done
 
     def _commit_durable(self) -> None:
-        """One commit for every record queued so far (runs on the event loop)."""
+        """One commit for every record queued so far (scheduled on the event loop)."""
         with self._lock:
             batch, self._durable = self._durable, []
-            self._scheduled = None
+            if self._committer is None or not batch:
+                self._scheduled = None
         if not batch:
             return
+        if self._committer is not None:
+            loop = asyncio.get_running_loop()
+            pending = loop.run_in_executor(self._committer, self._write_batch, batch)
+            pending.add_done_callback(lambda f: self._committed(loop, batch, f.result()))
+            return
+        self._settle(batch, self._write_batch(batch))
+
+    def _committed(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Durable], exc: Exception | None
+    ) -> None:
+        """After a writer-thread commit: answer its records, then commit what queued meanwhile."""
+        self._settle(batch, exc)
+        with self._lock:
+            if self._durable:
+                loop.call_soon(self._commit_durable)
+            else:
+                self._scheduled = None
+
+    def _write_batch(self, batch: list[_Durable]) -> Exception | None:
         try:
             with self._flush_lock:
                 self._write([e for e, _ in batch])
-        except Exception as exc:  # the answers must not leave unaudited: each request fails instead
+        except Exception as exc:
             log.exception("audit commit failed")
-            for _, fut in batch:
-                if not fut.done() and not fut.get_loop().is_closed():
-                    fut.set_exception(RuntimeError(f"audit commit failed ({type(exc).__name__})"))
-            return
+            return exc
+        return None
+
+    @staticmethod
+    def _settle(batch: list[_Durable], exc: Exception | None) -> None:
+        """Release the waiting answers; on a failed commit each request fails instead (never unaudited)."""
         for _, fut in batch:
-            if not fut.done() and not fut.get_loop().is_closed():
+            if fut.done() or fut.get_loop().is_closed():
+                continue
+            if exc is None:
                 fut.set_result(None)
+            else:
+                fut.set_exception(RuntimeError(f"audit commit failed ({type(exc).__name__})"))
 
     def add(self, *, actor: str, action: str, obj: str, details: dict[str, Any]) -> None:
         """Queue one entry (timestamped now); starts the writer thread on first use."""
@@ -140,7 +176,13 @@ class AuditBatcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.flush()
-        self._commit_durable()
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)  # the commit in flight, if any
+        with self._lock:
+            batch, self._durable = self._durable, []
+            self._scheduled = None
+        if batch:
+            self._settle(batch, self._write_batch(batch))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -7,6 +7,7 @@ their one-time passwords: they are stored only as argon2 hashes, so they cannot 
 
 from __future__ import annotations
 
+import gc
 import secrets
 import sys
 import threading
@@ -148,6 +149,11 @@ def _warm_up(app: Any) -> None:
             bootstrap.registration_thresholds()
     except SimkycError as exc:  # reported again, as a problem response, when a request needs them
         console.print(f"warning: {exc.reason}: {exc.message}", highlight=False)
+    # The models and the app are a heap of long-lived objects: freeze them out of the collector's
+    # oldest generation, whose full scans would otherwise stall the event loop for ~100 ms whenever
+    # short-lived request objects (a platform check waiting for its audit commit) are promoted.
+    gc.collect()
+    gc.freeze()
 
 
 def register(app: typer.Typer) -> None:
