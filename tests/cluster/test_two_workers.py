@@ -187,7 +187,7 @@ def test_worker_killed_mid_capture_costs_one_retry(
     r = finish(cluster.proxy, clerk, opened["id"])
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["status"] == "RETRY", out
+    assert out["status"] == "RETRY", (out["status"], out.get("reasons"))
     assert "LIVENESS_ACTION_MISSING" in [x["code"] for x in out["reasons"]]
     db = cluster.database()
     try:

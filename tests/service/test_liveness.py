@@ -94,6 +94,33 @@ def test_real_clip_passes_the_actions_it_performs(videos_dir: Path, models: Live
     assert 1 <= len(result.best_frames) <= models_cfg().best_frames
 
 
+def test_a_capture_cut_short_early_in_a_turn_is_a_retry_not_a_picture(
+    videos_dir: Path, models: LivenessModels
+) -> None:
+    """real.mov's first 50 frames as the page's JPEGs: the turn has begun (~15 deg) and no more.
+
+    Early in a turn a real face shows little parallax, and JPEG lowers it further: here the residual
+    is under the picture threshold. A capture ended there (the customer stopped, a worker died) must
+    cost a retry for the missing action, not a rejection as a flat picture.
+    """
+    c = clip(videos_dir, REAL)
+    ch = adhoc_challenge((Action.TURN_RIGHT, Action.TURN_LEFT))
+
+    def page_jpeg(img: np.ndarray) -> np.ndarray:
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        assert ok
+        return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    frames = [
+        Frame(page_jpeg(img), ch.issued_at + 0.3 + off)
+        for img, off in zip(c.frames[:50], c.offsets[:50], strict=True)
+    ]
+    result = run_liveness(frames, ch, models=models)
+    assert result.reasons == (Reason.LIVENESS_ACTION_MISSING,), result.reasons
+    assert result.scores["planar_residual"] < models_cfg().planar_max_residual  # measured, not decisive
+    assert result.scores["pose_span_deg"] < models_cfg().turn_deg
+
+
 @pytest.mark.parametrize("take", [0, 1, 2])
 def test_blinking_woman_passes_a_blink_in_each_take(
     videos_dir: Path, models: LivenessModels, take: int

@@ -84,3 +84,20 @@ def test_a_disabled_account_is_refused_by_the_use_cases(db: Database) -> None:
     with pytest.raises(AuthError) as exc:
         reg.customer_report(document(1).id_number, staff_id=s.supervisor_id, deps=make_deps(db))
     assert exc.value.reason is Reason.NOT_AUTHENTICATED
+
+
+def test_a_revoked_platform_key_is_refused_by_every_process_within_two_seconds(db: Database) -> None:
+    pepper = b"p" * 32
+    record, token = auth.create_api_key(db, platform="shop", pepper=pepper, actor="test")
+    here, there = (
+        auth.ApiKeyVerifier(engine=db.engine, pepper=pepper),
+        auth.ApiKeyVerifier(engine=db.engine, pepper=pepper),
+    )
+    assert there.verify(token, scope=auth.PLATFORM_SCOPE, now=100.0).id == record.id  # cached there now
+    auth.revoke_api_key(db, key_id=record.id, actor="test")
+    here.forget()  # what the revoking process does
+    with pytest.raises(AuthError):
+        here.verify(token, scope=auth.PLATFORM_SCOPE, now=100.1)
+    with pytest.raises(AuthError):  # the other process, once its short cache has run out
+        there.verify(token, scope=auth.PLATFORM_SCOPE, now=100.0 + there.ttl + 0.01)
+    assert there.ttl <= 2.0

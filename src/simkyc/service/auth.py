@@ -626,12 +626,13 @@ class ApiKeyVerifier:
     """Checks presented platform keys against the stored hashes, with a short in-memory cache.
 
     The cache holds only keyed hashes and platform names, for `ttl` seconds, so the platform check
-    does not pay a database read per request; revocation in this process clears it at once.
+    does not pay a database read per request; revocation in this process clears it at once, in any
+    other process sharing the database within `ttl` (2 s, as sessions: one read per key and 2 s).
     """
 
     engine: Engine
     pepper: bytes
-    ttl: float = 30.0
+    ttl: float = 2.0
     _cache: dict[str, tuple[float, ApiKeyPublic | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -451,7 +451,7 @@ class LivenessSession:
                 all_seen = all(a in self._seen_any for a in self.challenge.actions)
                 reasons.append(Reason.LIVENESS_WRONG_ORDER if all_seen else Reason.LIVENESS_ACTION_MISSING)
             reasons.extend(self._same_face(scores))
-            reasons.extend(self._planar(scores))
+            reasons.extend(self._planar(scores, challenge_done=self.waiting_for is None))
             reasons.extend(self._passive_decision(scores))
             reasons.extend(self._continuous(scores))
             reasons.extend(self._light_decision(scores))
@@ -501,7 +501,7 @@ class LivenessSession:
         scores["keyframes"] = float(len(keys))
         return [Reason.FACE_CHANGED] if worst < self.config.same_face_min_similarity else []
 
-    def _planar(self, scores: dict[str, float]) -> list[Reason]:
+    def _planar(self, scores: dict[str, float], *, challenge_done: bool) -> list[Reason]:
         """A flat picture: the face's pixels followed from the frontal to the turned poses fit one homography.
 
         Decided on the optical-flow residuals measured at pose deviations between
@@ -509,6 +509,12 @@ class LivenessSession:
         most turned, so one slipping frame decides nothing). The landmark residual
         is reported alongside; FaceMesh bends a tilted picture's mesh too much for
         it to decide.
+
+        A spoof verdict is a rejection, so it needs the evidence of a whole challenge: the
+        residual decides once every action was seen, or once the face turned as far as a turn
+        action (`turn_deg`). A capture cut short early in a turn (12-15 deg: real.mov's own
+        residual there is 0.015-0.017, and JPEG frames push it under 0.012) is then refused for
+        the missing action, a retry, not as a picture.
         """
         cfg = self.config
         usable = [
@@ -531,7 +537,8 @@ class LivenessSession:
         usable.sort(key=lambda x: -x[0])
         residual = float(np.median([r for _, r in usable[:3]]))
         scores["planar_residual"] = residual
-        return [Reason.SPOOF_PLANAR_MOTION] if residual < cfg.planar_max_residual else []
+        enough = challenge_done or usable[0][0] >= cfg.turn_deg
+        return [Reason.SPOOF_PLANAR_MOTION] if enough and residual < cfg.planar_max_residual else []
 
     def _continuous(self, scores: dict[str, float]) -> list[Reason]:
         """STREAM_DISCONTINUITY when the stream jumps where a live camera cannot (see `continuity`)."""
