@@ -93,6 +93,83 @@ def test_clerk_registers_a_live_customer(server: Server, clips: dict[str, Path],
         browser.close()  # type: ignore[attr-defined]
 
 
+def test_the_customer_at_the_counter_sees_and_cancels_their_number(
+    server: Server, clips: dict[str, Path], shots: Path
+) -> None:
+    """After the first test's registration: the same man comes back with his card. The clerk reads it,
+    he passes the live check against his stored template, the page lists his number in full and the
+    clerk cancels it. Without the check the same clerk sees nothing of it (the API says so too)."""
+    from playwright.sync_api import sync_playwright
+
+    record = chip_record(
+        clips["real"].with_name("chip-real.json"), id_number=_id_number(11), portrait=clips["portrait"]
+    )
+    with sync_playwright() as p:
+        browser = launch(p, clips["real"])
+        page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
+        page.on("dialog", lambda dialog: dialog.accept())  # the clerk confirms the cancellation
+        _sign_in(page, server, "demo-clerk")
+        page.wait_for_selector("#screen-intake:not([hidden])")
+        page.click("#counter-go")  # no card read yet: refused with a hint, nothing sent
+        assert page.inner_text("#intake-error") != ""
+        page.set_input_files("#chip-file", str(record))
+        page.wait_for_function("document.querySelector('#intake-form [name=id_number]').value.length === 18")
+        page.click("#counter-go")
+        page.wait_for_selector("#screen-camera:not([hidden])")
+        page.wait_for_selector("#screen-result:not([hidden])", timeout=RESULT_TIMEOUT_MS)
+        badge = str(page.get_attribute("#result-badge", "class"))
+        assert "APPROVED" in badge, f"{badge}: {page.inner_text('#result-reasons')}"
+        page.wait_for_selector("#numbers-table tbody tr")
+        row = page.inner_text("#numbers-table tbody tr")
+        assert "13912345678" in row  # in full: the customer is present
+        page.screenshot(path=str(shots / "08-counter-customer-numbers.png"))
+        page.click("#numbers-table tbody tr button")
+        page.wait_for_function(  # the list reloaded: the number is there, cancelled, with no button
+            "(() => { const tr = document.querySelector('#numbers-table tbody tr');"
+            " return tr !== null && !tr.querySelector('button') && tr.textContent.includes('已注销'); })()"
+        )
+        assert "13912345678" in page.inner_text("#numbers-table tbody tr")
+        assert page.inner_text("#numbers-error") == ""
+        page.screenshot(path=str(shots / "09-counter-number-cancelled.png"))
+        browser.close()  # type: ignore[attr-defined]
+
+
+def test_a_batch_whose_answer_is_lost_is_sent_again_and_the_capture_goes_on(
+    server: Server, clips: dict[str, Path], shots: Path
+) -> None:
+    """The server takes batch 1 but its answer never reaches the page (a reset connection, a worker
+    restarting behind the proxy): the page sends the same batch again with the same number, the
+    server recognises it, and the capture is decided as if nothing had happened."""
+    from playwright.sync_api import Route, sync_playwright
+
+    record = chip_record(
+        clips["real"].with_name("chip-resend.json"), id_number=_id_number(12), portrait=clips["portrait"]
+    )
+    seqs: list[int | None] = []
+
+    def lose_the_first_answer_to_batch_1(route: Route) -> None:
+        found = re.search(rb'name="seq"\r\n\r\n(\d+)', route.request.post_data_buffer or b"")
+        seqs.append(int(found.group(1)) if found else None)
+        response = route.fetch()  # the server gets the batch and answers
+        if seqs[-1] == 1 and seqs.count(1) == 1:
+            route.abort("connectionreset")  # ... and the page never sees that answer
+        else:
+            route.fulfill(response=response)
+
+    with sync_playwright() as p:
+        browser = launch(p, clips["real"])
+        page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
+        page.route(re.compile(r".*/api/registrations/[^/]+/frames$"), lose_the_first_answer_to_batch_1)
+        badge = _register(page, server, record, "13912345670", shots, "resend")
+        reasons = page.inner_text("#result-reasons")
+        browser.close()  # type: ignore[attr-defined]
+    assert seqs.count(1) == 2, seqs  # batch 1 went twice, with its number
+    assert [q for q in seqs if q is not None] == sorted(q for q in seqs if q is not None), seqs
+    assert None not in seqs
+    # the same man as the first test: APPROVED alone, or REVIEW as a duplicate face; never a retry
+    assert "APPROVED" in badge or "REVIEW" in badge, f"{badge}: {reasons}"
+
+
 def test_screen_replay_is_refused(server: Server, clips: dict[str, Path], shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -128,21 +128,36 @@ def test_a_face_lit_by_its_challenge_is_approved(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    record = chip_record(
-        lit_clip.with_name("chip-lit.json"), id_number=_id_number(41), portrait=clips["portrait"]
-    )
-    with sync_playwright() as p:
-        browser = launch(p, lit_clip)
-        page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
-        page.add_init_script(RECORD_LIGHTS)
-        badge = _register(page, light_server, record, "13912345641", shots, "lit")
-        reasons = page.inner_text("#result-reasons")
-        assert "APPROVED" in badge, f"{badge}: {reasons}\n{light_server.log.read_text()[-2000:]}"
-        flat = [k for batch in page.evaluate("window.__lights") for k in batch]
+    # The lit clip is a recording timed for the page, not a face answering the screen: when a loaded
+    # machine starts Chromium's fake camera late, its colours come later than the check's lag bound
+    # allows and the page is (rightly) refused for not answering. A fresh browser and registration
+    # then tries again; only that refusal is excused, at most twice, and one attempt must pass.
+    timing_refusals: list[str] = []
+    for attempt in range(3):
+        record = chip_record(
+            lit_clip.with_name(f"chip-lit-{attempt}.json"),
+            id_number=_id_number(41 + 10 * attempt),
+            portrait=clips["portrait"],
+        )
+        with sync_playwright() as p:
+            browser = launch(p, lit_clip)
+            page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
+            page.add_init_script(RECORD_LIGHTS)
+            badge = _register(page, light_server, record, f"139123456{41 + 10 * attempt}", shots, "lit")
+            reasons = page.inner_text("#result-reasons")
+            codes = page.eval_on_selector_all("#result-reasons li", "els => els.map(e => e.dataset.code)")
+            flat = [k for batch in page.evaluate("window.__lights") for k in batch]
+            browser.close()  # type: ignore[attr-defined]
         assert set(range(8)) <= set(flat)  # every step of the sequence stamped on some frame
         lit = [k for k in flat if k >= 0]
         assert lit == sorted(lit)  # in the order shown
-        browser.close()  # type: ignore[attr-defined]
+        if "APPROVED" in badge:
+            break
+        assert codes == ["SPOOF_NO_LIGHT_RESPONSE"], (
+            f"{badge}: {reasons}\n{light_server.log.read_text()[-2000:]}"
+        )
+        timing_refusals.append(badge)
+    assert "APPROVED" in badge, f"{badge}: {reasons} after {timing_refusals}"
 
 
 def test_the_same_clip_unlit_is_rejected(light_server: Server, clips: dict[str, Path], shots: Path) -> None:

@@ -44,6 +44,19 @@ async function api(method, path, body, opts) {
   return data;
 }
 
+// A batch lost in transit (the network, a worker restarting behind the proxy) goes again with the
+// same number: the server recognises the resend and answers with the first delivery's events.
+async function sendBatch(regId, fd) {
+  for (let attempt = 0; ; attempt++) {
+    try { return await api("POST", `/api/registrations/${regId}/frames`, fd); }
+    catch (e) {
+      const transient = e instanceof ApiError && (e.status === 0 || e.status >= 502);
+      if (!transient || attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 300 * (attempt + 1)));
+    }
+  }
+}
+
 function showError(el, err) {
   el.textContent = err instanceof ApiError && err.reason ? reasonText(err.reason, err.body && err.body.detail) : String(err.message || err);
 }
@@ -238,6 +251,44 @@ $("#intake-form").addEventListener("submit", (ev) => {
   show("consent");
 });
 
+/* The customer at the counter: the card's name and ID number, then a live check against the
+   stored template (POST /api/customers/presence); once APPROVED, the result screen lists their
+   numbers in full and lets the clerk cancel one (the presence check's id is the proof). */
+$("#counter-go").addEventListener("click", async () => {
+  const form = $("#intake-form");
+  const name = form.elements.name.value.trim(), idNumber = form.elements.id_number.value.trim().toUpperCase();
+  $("#intake-error").textContent = "";
+  if (!name || !/^[0-9]{17}[0-9X]$/.test(idNumber)) { $("#intake-error").textContent = t("need_card"); return; }
+  try {
+    state.reg = await api("POST", "/api/customers/presence", { id_number: idNumber, name });
+    state.mode = "presence"; state.fields = { id_number: idNumber, name };
+    show("camera");
+    runCapture().catch((e) => { console.error(e); });
+  } catch (e) { showError($("#intake-error"), e); }
+});
+
+async function loadCustomerNumbers() {
+  const tb = $("#numbers-table tbody"); tb.replaceChildren();
+  $("#numbers-error").textContent = "";
+  const presence = state.reg.id;
+  const rows = await api("POST", "/api/customers/report", { id_number: state.fields.id_number, presence });
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    cell(tr, r.number); cell(tr, r.operator_id); cell(tr, r.outlet_code); cell(tr, t("number_" + r.status) || r.status);
+    const td = document.createElement("td");
+    if (r.status === "active") {
+      const b = document.createElement("button"); b.type = "button"; b.textContent = t("cancel_number"); b.dataset.number = r.number;
+      b.addEventListener("click", async () => {
+        if (!confirm(t("cancel_confirm", { phone: r.number }))) return;
+        try { await api("POST", `/api/numbers/${r.number}/cancel`, { presence }); await loadCustomerNumbers(); }
+        catch (e) { showError($("#numbers-error"), e); }
+      });
+      td.append(b);
+    }
+    tr.append(td); tb.append(tr);
+  }
+}
+
 /* ---------- consent ---------- */
 $("#consent-box").addEventListener("change", (ev) => { $("#consent-go").disabled = !ev.target.checked; });
 $("#consent-back").addEventListener("click", () => show("intake"));
@@ -249,6 +300,7 @@ $("#consent-go").addEventListener("click", async () => {
   fd.append("portrait", state.portrait, "portrait");
   try {
     state.reg = await api("POST", "/api/registrations", fd);
+    state.mode = "registration";
     show("camera");
     runCapture().catch((e) => { console.error(e); });
   } catch (e) { showError($("#consent-error"), e); $("#consent-go").disabled = false; }
@@ -338,7 +390,7 @@ async function runCapture() {
   const offset = reg.server_time - Date.now() / 1000;
   const canvas = document.createElement("canvas");
   const ctx2d = canvas.getContext("2d");
-  let pending = [], sent = 0, finished = false, inflight = null, noFaceSince = null;
+  let pending = [], sent = 0, seq = 0, finished = false, inflight = null, noFaceSince = null;
   prompt.textContent = steps.length ? t("light_look") : t(PROMPT[ch.actions[0]]);
 
   // One grab at a time (so frames stay in capture order), and only of a frame the camera has
@@ -376,9 +428,11 @@ async function runCapture() {
     batch.forEach((f, i) => fd.append("frames", f.blob, `f${i}.jpg`));
     fd.append("timestamps", JSON.stringify(batch.map((f) => f.ts)));
     if (steps.length) fd.append("lights", JSON.stringify(batch.map((f) => f.light)));
-    inflight = api("POST", `/api/registrations/${reg.id}/frames`, fd);
+    fd.append("seq", String(seq));
+    inflight = sendBatch(reg.id, fd);
     try {
       const out = await inflight;
+      seq += 1;
       sent += batch.length;
       $("#sent").textContent = t("frames_sent", { n: sent });
       for (const e of out.events || []) {
@@ -434,7 +488,8 @@ function showResult(r) {
   const status = r.status || r.decision;
   const badge = $("#result-badge");
   badge.className = "badge " + status; badge.textContent = t("out_" + status);
-  $("#result-words").textContent = t("words_" + status, { phone: r.phone_number || "" });
+  const presence = state.mode === "presence";
+  $("#result-words").textContent = t((presence && status === "APPROVED" ? "words_presence_" : "words_") + status, { phone: r.phone_number || "" });
   const ul = $("#result-reasons"); ul.replaceChildren();
   (r.reasons || []).filter((x) => x.code !== "FACE_MATCH" || status !== "APPROVED").forEach((x) => {
     const li = document.createElement("li"); li.textContent = reasonText(x.code, x.message); li.dataset.code = x.code; ul.append(li);
@@ -445,15 +500,18 @@ function showResult(r) {
   if (r.scores && r.scores.match !== undefined) fact("fact_score", Number(r.scores.match).toFixed(3));
   if (r.thresholds && r.thresholds.accept !== undefined) fact("fact_threshold", Number(r.thresholds.accept).toFixed(3));
   $("#result-retry").hidden = status !== "RETRY" && status !== "ERROR";
+  $("#result-numbers").hidden = !(presence && status === "APPROVED");
   show("result");
+  if (presence && status === "APPROVED") loadCustomerNumbers().catch((e) => showError($("#numbers-error"), e));
 }
 $("#result-next").addEventListener("click", () => {
-  $("#intake-form").reset(); setPortrait(null); state.fields = null; state.reg = null; $("#light-fallback").checked = false;
+  $("#intake-form").reset(); setPortrait(null); state.fields = null; state.reg = null; state.mode = null; $("#light-fallback").checked = false;
   $("#chip-file").value = ""; $("#card-file").value = ""; $("#ocr-status").textContent = ""; $("#intake-error").textContent = "";
   $("#intake-status").textContent = "";
   show("intake");
 });
 $("#result-retry").addEventListener("click", () => {
+  if (state.mode === "presence") { show("intake"); return; } // the card is still in the form: check again
   // a new attempt is a new registration with a new challenge; consent is asked again
   $("#consent-box").checked = false; $("#consent-go").disabled = true;
   show("consent");
