@@ -55,3 +55,29 @@ def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
     assert len(key) == 32 and path.stat().st_mode & 0o777 == 0o600
     assert load_or_create_key(path) == key
     assert key != KEY_B
+
+
+def test_threads_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    """First start: every index follower asks for the key at once (it raced and failed before)."""
+    import threading
+
+    path = tmp_path / "home" / "search.key"
+    start = threading.Barrier(8)
+    keys: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        start.wait()
+        try:
+            keys.append(load_or_create_key(path))
+        except BaseException as exc:  # the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(keys) == 8
+    assert len(set(keys)) == 1 and keys[0] == path.read_bytes()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["search.key"]  # no temporary files left

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,26 +88,37 @@ class ProtectedTransform:
 def load_or_create_key(path: Path) -> bytes:
     """Read the 32-byte search key at `path`, creating it (mode 0600) on first use.
 
-    Losing this key costs nothing but a rebuild of the index from the database.
+    Creation is create-if-absent (a hard link of a fully written file), so threads or workers
+    starting together agree on one key. Losing this key costs nothing but a rebuild of the index
+    from the database.
     """
-    if path.is_file():
-        key = path.read_bytes()
-        if len(key) < MIN_KEY_BYTES:
-            raise InputError(Reason.KEY_MISSING, f"the search key file {path} is too short")
-        return key
-    key = os.urandom(32)
-    write_key(path, key)
+    if not path.is_file():
+        tmp = _written_tmp(path, os.urandom(32))
+        try:
+            os.link(tmp, path)  # fails if another thread or process created it first: use theirs
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_bytes()
+    if len(key) < MIN_KEY_BYTES:
+        raise InputError(Reason.KEY_MISSING, f"the search key file {path} is too short")
     return key
 
 
 def write_key(path: Path, key: bytes) -> None:
     """Atomically write `key` to `path` with mode 0600 (replacing an older key)."""
+    os.replace(_written_tmp(path, key), path)
+
+
+def _written_tmp(path: Path, key: bytes) -> Path:
+    """`key` in a fsynced 0600 file beside `path`, under a name no other thread or process uses."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, key)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    return tmp
