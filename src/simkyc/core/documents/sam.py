@@ -35,7 +35,7 @@ byte 248). The WLT portrait is compressed in a licensed format: `PortraitDecoder
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum, IntEnum
 
 from simkyc.core.documents.chip import CHIP_FORMAT, PortraitDecoder, parse_chip_record
@@ -339,21 +339,15 @@ def decode_text(block: bytes) -> CardText:
     return CardText(**values, card_type=card_type)
 
 
+def _text_values(card: CardText) -> dict[str, str]:
+    """The card's text fields by name (the card type is a byte of its own, not a field)."""
+    return {f.name: getattr(card, f.name) for f in fields(card) if f.name != "card_type"}
+
+
 def encode_text(card: CardText) -> bytes:
     """The 256-byte block for `card` (for the simulator and tests); fields longer than their width fail."""
     parts = []
-    values = {
-        "name": card.name,
-        "sex": card.sex,
-        "ethnicity": card.ethnicity,
-        "birth_date": card.birth_date,
-        "address": card.address,
-        "id_number": card.id_number,
-        "issuer": card.issuer,
-        "valid_from": card.valid_from,
-        "valid_until": card.valid_until,
-        "reserved": "",
-    }
+    values = {**_text_values(card), "reserved": ""}
     for name, chars in TEXT_FIELDS:
         value = values[name]
         if len(value) > chars:
@@ -369,18 +363,7 @@ def sam_record(card: CardText, portrait: tuple[str, bytes] | None) -> dict[str, 
 
     `portrait` is (format, bytes): ("wlt", the chip's photo) or a decoded ("png"|"jpeg"|"bmp", ...).
     """
-    record: dict[str, object] = {
-        "format": CHIP_FORMAT,
-        "name": card.name,
-        "sex": card.sex,
-        "ethnicity": card.ethnicity,
-        "birth_date": card.birth_date,
-        "address": card.address,
-        "id_number": card.id_number,
-        "issuer": card.issuer,
-        "valid_from": card.valid_from,
-        "valid_until": card.valid_until,
-    }
+    record: dict[str, object] = {"format": CHIP_FORMAT, **_text_values(card)}
     if portrait is not None:
         record["portrait"] = {"format": portrait[0], "data": base64.b64encode(portrait[1]).decode("ascii")}
     return record
