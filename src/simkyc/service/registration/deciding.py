@@ -21,7 +21,7 @@ from simkyc.core.faces.fusion import fuse_templates
 from simkyc.core.faces.types import Image
 from simkyc.core.liveness.challenge import Challenge, verify_challenge
 from simkyc.core.liveness.types import Frame, LivenessResult
-from simkyc.core.policy import Decision, Evidence, Outcome, Thresholds, decide, precheck
+from simkyc.core.policy import Decision, Evidence, Outcome, Thresholds, decide
 from simkyc.errors import ConflictError, FaceError, InputError, NotFoundError, Reason, SimkycError
 from simkyc.service import dedup, lockout
 from simkyc.service.access import Action
@@ -39,7 +39,7 @@ from simkyc.service.registration.model import (
     open_portrait,
 )
 from simkyc.service.registration.opening import capture_deadline, issue_challenge
-from simkyc.service.registration.refusals import refuse_if_locked
+from simkyc.service.registration.refusals import refuse_if_locked, rule_refusals
 from simkyc.store import UnitOfWork
 from simkyc.store.fields import aad_evidence, aad_id_photo, arrays_from_bytes, arrays_to_bytes
 
@@ -401,19 +401,8 @@ def record_decision(
                 )
                 if late:
                     assessment = dedup.with_late_duplicates(assessment, late)
-            holdings = repo.holdings(identity_id=reg.identity_id, operator_id=reg.operator_id)
-            fields = repo.identity_fields(reg.identity_id)
             id_hash = repo.identity_hash(reg.identity_id)
-            rules = list(
-                precheck(
-                    policy,
-                    id_number=fields["id_number"],
-                    phone=reg.phone_number,
-                    holdings=holdings,
-                    now=now,
-                    kind=reg.kind,
-                )
-            )
+            rules = rule_refusals(repo, reg, policy, now)
             if reg.kind == "new" and repo.number_is_held(reg.phone_number):
                 rules.append(Reason.PHONE_NUMBER_TAKEN)
             decision = decide(policy, assessment.evidence, thresholds=thresholds, rule_reasons=tuple(rules))

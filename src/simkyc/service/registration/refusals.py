@@ -5,12 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from simkyc.errors import PolicyError, SimkycError
+from simkyc.core.policy import Policy, precheck
+from simkyc.errors import PolicyError, Reason, SimkycError
 from simkyc.service import lockout
 from simkyc.service.registration.model import RegistrationDeps
 from simkyc.store import Database, UnitOfWork
+from simkyc.store.registrations import RegistrationRepository
 
-__all__ = ["audit_refusal", "refuse", "refuse_if_locked"]
+__all__ = ["audit_refusal", "refuse", "refuse_if_locked", "rule_refusals"]
+
+
+def rule_refusals(repo: RegistrationRepository, reg: Any, policy: Policy, now: datetime) -> list[Reason]:
+    """The policy's rules (quota, age, validity, ...) for `reg` as they stand now, inside the deciding
+    transaction: a decision and a supervisor's approval both re-check them."""
+    return list(
+        precheck(
+            policy,
+            id_number=repo.identity_fields(reg.identity_id)["id_number"],
+            phone=reg.phone_number,
+            holdings=repo.holdings(identity_id=reg.identity_id, operator_id=reg.operator_id),
+            now=now,
+            kind=reg.kind,
+        )
+    )
 
 
 def audit_refusal(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from simkyc.core.policy import Outcome, precheck
+from simkyc.core.policy import Outcome
 from simkyc.errors import ConflictError, NotFoundError, PolicyError, Reason
 from simkyc.service.access import Action
 from simkyc.service.registration.access import authorize
 from simkyc.service.registration.deciding import index_add
 from simkyc.service.registration.model import RegistrationDeps, RegistrationResult, ReviewEvidence
+from simkyc.service.registration.refusals import rule_refusals
 from simkyc.store.fields import aad_evidence, arrays_from_bytes
 
 __all__ = ["review", "review_evidence"]
@@ -36,16 +37,7 @@ def review(
             raise ConflictError(Reason.REGISTRATION_STATE, "no open review for this registration")
         reasons = [*reg.reasons]
         if approve:
-            holdings = repo.holdings(identity_id=reg.identity_id, operator_id=reg.operator_id)
-            fields = repo.identity_fields(reg.identity_id)
-            rules = precheck(
-                policy,
-                id_number=fields["id_number"],
-                phone=reg.phone_number,
-                holdings=holdings,
-                now=now,
-                kind=reg.kind,
-            )
+            rules = rule_refusals(repo, reg, policy, now)
             if rules:
                 raise PolicyError(rules[0], detail={"reasons": [str(r) for r in rules]})
             evidence = arrays_from_bytes(
