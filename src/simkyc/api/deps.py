@@ -22,7 +22,6 @@ from simkyc.service.auth import PLATFORM_SCOPE, ApiKeyPublic, Principal, Role, r
 __all__ = [
     "Admin",
     "AnyStaff",
-    "Auditor",
     "Clerk",
     "ClerkOrSupervisor",
     "Ctx",
@@ -62,18 +61,6 @@ async def get_principal(
         now=now,
     )
     return principal
-
-
-def _roles(*roles: Role) -> object:
-    async def check(ctx: Ctx, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        try:
-            return require_role(principal, *roles)
-        except AuthError as exc:
-            await _audit_refusal(ctx, principal, exc, action="-")
-            raise
-
-    check.__name__ = "require_" + "_or_".join(r.value for r in roles)
-    return Depends(check)
 
 
 async def _audit_refusal(ctx: AppContext, principal: Principal, exc: AuthError, *, action: str) -> None:
@@ -116,7 +103,6 @@ ClerkOrSupervisor = Annotated[Principal, allowed(Action.NUMBER_CANCEL)]
 Reporter = Annotated[Principal, allowed(Action.CUSTOMER_REPORT)]
 Supervisor = Annotated[Principal, allowed(Action.REVIEW_DECIDE)]
 Reader = Annotated[Principal, allowed(Action.AUDIT_READ)]
-Auditor = Annotated[Principal, _roles(Role.AUDITOR, Role.ADMIN)]
 Admin = Annotated[Principal, allowed(Action.ADMIN)]
 
 
