@@ -136,14 +136,17 @@ def fusion_spec() -> dict[str, Any]:
 
     :raises ModelError: MODEL_MISSING when the file is absent.
     """
+    return _shipped_json(FUSION_FILE, f"simkyc/data/{FUSION_FILE} missing: run `simkyc eval fuse`")
+
+
+def _shipped_json(name: str, missing: str) -> dict[str, Any]:
+    """A JSON file of `simkyc/data`; ModelError(MODEL_MISSING, `missing`) when it is absent."""
     try:
-        text = resources.files("simkyc").joinpath("data", FUSION_FILE).read_text(encoding="utf-8")
+        text = resources.files("simkyc").joinpath("data", name).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ModelError(
-            Reason.MODEL_MISSING, f"simkyc/data/{FUSION_FILE} missing: run `simkyc eval fuse`"
-        ) from None
-    spec: dict[str, Any] = json.loads(text)
-    return spec
+        raise ModelError(Reason.MODEL_MISSING, missing) from None
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def default_aligner() -> Aligner:
@@ -273,13 +276,8 @@ def load_calibration(name: str = CALIBRATION_FILE) -> Calibration:
 
     :raises ModelError: MODEL_MISSING when the file is absent (run `simkyc eval calibrate`).
     """
-    try:
-        text = resources.files("simkyc").joinpath("data", name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError(
-            Reason.MODEL_MISSING, f"calibration file simkyc/data/{name} missing: run `simkyc eval calibrate`"
-        ) from None
-    return Calibration.from_dict(json.loads(text))
+    missing = f"calibration file simkyc/data/{name} missing: run `simkyc eval calibrate`"
+    return Calibration.from_dict(_shipped_json(name, missing))
 
 
 @cache
