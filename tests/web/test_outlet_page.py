@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webkit import Server, chip_record, launch
+from webkit import Server, chip_record, launch, sign_in
 
 from simkyc.core.documents.id_number import check_character
 
@@ -25,9 +25,7 @@ def _id_number(order: int) -> str:
 
 def _sign_in(page: Any, server: Server, user: str) -> None:
     page.goto(server.url)
-    page.fill("#login-form input[name=username]", user)
-    page.fill("#login-form input[name=password]", server.accounts[user])
-    page.click("#login-form button[type=submit]")
+    sign_in(page, server, user)
 
 
 def _register(page: Any, server: Server, record: Path, phone: str, shots: Path, tag: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from webkit import CHALLENGE_SEED, CLIPS, Server, chip_record, launch, run_server
+from webkit import CHALLENGE_SEED, CLIPS, Server, chip_record, launch, run_server, sign_in
 
 from simkyc.core.documents.id_number import check_character
 from simkyc.core.liveness import Frame, new_challenge
@@ -88,9 +88,7 @@ def lit_clip(browser_tools: None, videos_dir: Path, tmp_path_factory: pytest.Tem
 def _register(page: Any, server: Server, record: Path, phone: str, shots: Path, tag: str) -> str:
     """Clerk flow through the readiness screen to the result; returns the outcome badge's class."""
     page.goto(server.url)
-    page.fill("#login-form input[name=username]", "demo-clerk")
-    page.fill("#login-form input[name=password]", server.accounts["demo-clerk"])
-    page.click("#login-form button[type=submit]")
+    sign_in(page, server, "demo-clerk")
     page.wait_for_selector("#screen-intake:not([hidden])")
     page.set_input_files("#chip-file", str(record))
     page.wait_for_function("document.querySelector('#intake-form [name=id_number]').value.length === 18")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webkit import REPO, Server, chip_record, free_port, launch, run_server
+from webkit import REPO, Server, chip_record, free_port, launch, run_server, sign_in
 from wlt_standin import register_portrait
 
 from simkyc.core.documents.id_number import check_character, mask_id_number
@@ -120,12 +120,6 @@ def outlet(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
                         proc.kill()
 
 
-def _sign_in(page: Any, server: Server, user: str, password: str | None = None) -> None:
-    page.fill("#login-form input[name=username]", user)
-    page.fill("#login-form input[name=password]", password or server.accounts[user])
-    page.click("#login-form button[type=submit]")
-
-
 def _capture(page: Any, shots: Path) -> str:
     page.check("#consent-box")
     page.click("#consent-go")
@@ -145,12 +139,12 @@ def test_signed_out_page_and_wrong_password(outlet: Outlet, clips: dict[str, Pat
         assert page.is_hidden("#nav") and page.is_hidden("[data-go=admin]") and page.is_hidden("#logout")
         assert page.inner_text("#who") == ""
         page.screenshot(path=str(shots / "20-login-signed-out.png"))
-        _sign_in(page, outlet.server, "demo-clerk", "not-the-password")
+        sign_in(page, outlet.server, "demo-clerk", "not-the-password")
         page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
         assert page.inner_text("#login-error") == "用户名或密码错误。"
         page.screenshot(path=str(shots / "21-login-wrong-password.png"))
         page.click("#lang")
-        _sign_in(page, outlet.server, "demo-clerk", "not-the-password-2")
+        sign_in(page, outlet.server, "demo-clerk", "not-the-password-2")
         page.wait_for_function("document.querySelector('#login-error').textContent.startsWith('Wrong')")
         assert page.inner_text("#login-error") == "Wrong user name or password."
         page.click("#lang")
@@ -167,7 +161,7 @@ def test_registration_from_the_card_reader_is_approved(
         browser = launch(p, clips["real"])
         page = browser.new_page(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
         page.goto(outlet.server.url)
-        _sign_in(page, outlet.server, "demo-clerk")
+        sign_in(page, outlet.server, "demo-clerk")
         page.wait_for_selector("#screen-intake:not([hidden])")
         assert "DEMO-001" in page.inner_text("#who") and "#" not in page.inner_text("#who")
         page.wait_for_selector("#reader-read:not([disabled])", timeout=30_000)  # the bridge has the card
@@ -232,7 +226,7 @@ def test_camera_with_no_face_in_view_says_so(
         browser = launch(p, empty)
         page = browser.new_page(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
         page.goto(outlet.server.url)
-        _sign_in(page, outlet.server, "demo-clerk")
+        sign_in(page, outlet.server, "demo-clerk")
         page.wait_for_selector("#screen-intake:not([hidden])")
         page.set_input_files("#chip-file", str(record))  # the JSON upload is still there as a fallback
         page.wait_for_function("document.querySelector('#intake-form [name=id_number]').value.length === 18")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,6 +171,13 @@ def run_server(home: Path, **extra_env: str) -> Iterator[Server]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def sign_in(page: Any, server: Server, user: str, password: str | None = None) -> None:
+    """Fill and send the login form (the page must show it); the account's first-run password by default."""
+    page.fill("#login-form input[name=username]", user)
+    page.fill("#login-form input[name=password]", password or server.accounts[user])
+    page.click("#login-form button[type=submit]")
 
 
 def launch(playwright: object, camera: Path) -> object:
