@@ -161,14 +161,26 @@ def test_a_face_lit_by_its_challenge_is_approved(
 def test_the_same_clip_unlit_is_rejected(light_server: Server, clips: dict[str, Path], shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    record = chip_record(
-        clips["real"].with_name("chip-unlit.json"), id_number=_id_number(42), portrait=clips["portrait"]
-    )
-    with sync_playwright() as p:
-        browser = launch(p, clips["real"])
-        page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
-        badge = _register(page, light_server, record, "13912345642", shots, "unlit")
+    # Every attempt must be refused. On a loaded machine the fake camera can run past the end of the
+    # file and loop it, and the repeated frames are refused first (STALE_OR_REPLAYED_FRAMES, before
+    # the light is judged): only that refusal sends the test to a fresh registration, at most twice,
+    # and one attempt must show the light check's own refusal.
+    stale: list[list[str]] = []
+    for attempt in range(3):
+        record = chip_record(
+            clips["real"].with_name(f"chip-unlit-{attempt}.json"),
+            id_number=_id_number(42 + 10 * attempt),
+            portrait=clips["portrait"],
+        )
+        with sync_playwright() as p:
+            browser = launch(p, clips["real"])
+            page = browser.new_page(viewport={"width": 1100, "height": 860})  # type: ignore[attr-defined]
+            badge = _register(page, light_server, record, f"139123456{42 + 10 * attempt}", shots, "unlit")
+            codes = page.eval_on_selector_all("#result-reasons li", "els => els.map(e => e.dataset.code)")
+            browser.close()  # type: ignore[attr-defined]
         assert "APPROVED" not in badge
-        codes = page.eval_on_selector_all("#result-reasons li", "els => els.map(e => e.dataset.code)")
-        assert "SPOOF_NO_LIGHT_RESPONSE" in codes, (badge, codes)
-        browser.close()  # type: ignore[attr-defined]
+        if "SPOOF_NO_LIGHT_RESPONSE" in codes:
+            break
+        assert codes == ["STALE_OR_REPLAYED_FRAMES"], (badge, codes)
+        stale.append(codes)
+    assert "SPOOF_NO_LIGHT_RESPONSE" in codes, (badge, codes, stale)
